@@ -1,0 +1,68 @@
+"""The contract every execution backend keeps.
+
+A backend runs trials; it does not choose them (the orchestrator does) and does not store them (the
+hub does, in the orchestrating process). The driver loop is the only caller and uses one thread:
+
+* ``submit(spec)`` starts a trial and returns at once; the driver never submits more than
+  ``max_in_flight`` trials that have not been returned by ``next_result``.
+* ``next_result(timeout)`` blocks until *some* submitted trial finishes and returns its
+  ``TrialResult``, in completion order, or ``None`` when ``timeout`` passes first. It never raises
+  for a failing trial: a trial that raised, timed out, returned garbage or whose worker died comes
+  back as a ``TrialResult`` with status ``error`` or ``timeout``.
+* ``cancel_all()`` abandons every pending trial (Ctrl-C, time budget); their results are dropped.
+* ``close()`` releases what ``start()`` acquired (threads, a Ray connection it started).
+
+Backends are used as context managers: ``with backend: ...`` calls ``start`` and ``close``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+
+
+class Backend(ABC):
+    """Runs trials, up to ``max_in_flight`` at once, and hands results back in completion order."""
+
+    name: str = "backend"
+
+    def __init__(self, max_in_flight: int = 1) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.max_in_flight = max_in_flight
+
+    def start(self) -> None:
+        """Acquire resources (threads, a Ray connection). Called once before the first submit."""
+
+    def close(self) -> None:
+        """Release what ``start`` acquired; pending trials are cancelled."""
+        self.cancel_all()
+
+    @property
+    @abstractmethod
+    def in_flight(self) -> int:
+        """Trials submitted and not yet returned by ``next_result``."""
+
+    @abstractmethod
+    def submit(self, spec: TrialSpec) -> None:
+        """Start one trial without waiting for it."""
+
+    @abstractmethod
+    def next_result(self, timeout: float | None = None) -> TrialResult | None:
+        """The next trial to finish, or ``None`` if none finished within ``timeout`` seconds."""
+
+    @abstractmethod
+    def cancel_all(self) -> None:
+        """Drop every pending trial."""
+
+    def describe(self) -> str:
+        """A short label for the run record and summary (``threads(32)``)."""
+        return f"{self.name}({self.max_in_flight})" if self.max_in_flight > 1 else self.name
+
+    def __enter__(self) -> Backend:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

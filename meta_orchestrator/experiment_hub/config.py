@@ -1,0 +1,369 @@
+"""The configuration file, as pydantic models, and ``load_config`` which turns YAML into them.
+
+Every model forbids unknown keys. ``load_config`` reports *all* problems at once, one line per field,
+each starting with the dotted path of the offending key (``experiments[1].mab_settings.strategy: must
+be one of ...``), and raises ``ConfigError`` before anything is written anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+from meta_orchestrator.errors import ConfigError
+
+BUILTIN_METRICS: tuple[str, ...] = ("success", "cost", "autonomy", "latency")
+STRATEGIES: tuple[str, ...] = ("epsilon_greedy", "ucb1", "thompson_sampling")
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+DEFAULT_DB = "results/meta_orchestrator.db"
+DEFAULT_RESULTS_DIR = "results"
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------- variants
+class SimulatedVariant(_Strict):
+    """A built-in, seeded stand-in agent: success is Bernoulli, latency log-normal, cost normal."""
+
+    type: Literal["simulated"]
+    description: str = ""
+    success_rate: Probability = 0.5
+    latency_mean: NonNegative = 0.01
+    latency_sd: NonNegative = 0.0
+    cost_mean: NonNegative = 0.0
+    cost_sd: NonNegative = 0.0
+    autonomy: Probability = 0.5
+    autonomy_sd: NonNegative = 0.0
+    error_rate: Probability = 0.0
+    extra_metrics: dict[Name, float] = Field(default_factory=dict)
+
+
+class PythonVariant(_Strict):
+    """A function ``f(context, **params) -> dict`` or a class ``C(**params)`` with ``run(context)``.
+
+    ``agent`` is ``"package.module:attr"`` or a name registered with ``@register``.
+    """
+
+    type: Literal["python"]
+    description: str = ""
+    agent: Annotated[str, Field(min_length=1)]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandVariant(_Strict):
+    """An external program: trial context as JSON on stdin, one metrics JSON object on stdout."""
+
+    type: Literal["command"]
+    description: str = ""
+    command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    params: dict[str, Any] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+
+
+VariantConfig = Annotated[
+    SimulatedVariant | PythonVariant | CommandVariant, Field(discriminator="type")
+]
+
+
+# ------------------------------------------------------------------------------------ experiments
+class EarlyStop(_Strict):
+    """Stop a bandit once one variant's posterior probability of being the best reaches a threshold."""
+
+    probability_best: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    min_trials_per_variant: Annotated[int, Field(ge=2)] = 5
+    check_every: PositiveInt = 10
+
+
+class MabSettings(_Strict):
+    strategy: Literal["epsilon_greedy", "ucb1", "thompson_sampling"] = "thompson_sampling"
+    total_trials: PositiveInt
+    epsilon: Probability = 0.1
+    ucb_c: Positive = math.sqrt(2.0)
+    reward: Literal["auto", "bernoulli", "gaussian"] = "auto"
+    early_stop: EarlyStop | None = None
+
+
+class ExperimentConfig(_Strict):
+    name: Name
+    variants: Annotated[list[Name], Field(min_length=1)]
+    enabled: bool = True
+    orchestrator: Literal["standard", "mab"] = "standard"
+    trials_per_variant: PositiveInt | None = None
+    mab_settings: MabSettings | None = None
+
+    @model_validator(mode="after")
+    def _settings_match_orchestrator(self) -> ExperimentConfig:
+        if len(set(self.variants)) != len(self.variants):
+            raise ValueError("variants: each variant may appear only once")
+        if self.orchestrator == "standard" and self.trials_per_variant is None:
+            raise ValueError("trials_per_variant: required when orchestrator is 'standard'")
+        if self.orchestrator == "mab" and self.mab_settings is None:
+            raise ValueError("mab_settings: required when orchestrator is 'mab'")
+        return self
+
+    @property
+    def planned_trials(self) -> int:
+        if self.orchestrator == "mab":
+            assert self.mab_settings is not None
+            return self.mab_settings.total_trials
+        assert self.trials_per_variant is not None
+        return self.trials_per_variant * len(self.variants)
+
+
+# ------------------------------------------------------------------------------- run-wide settings
+class TrialSettings(_Strict):
+    timeout_seconds: Positive | None = 60.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 0
+
+
+class Budget(_Strict):
+    max_cost: Positive | None = None
+    max_seconds: Positive | None = None
+
+
+class RaySettings(_Strict):
+    address: str | None = None
+    num_cpus: PositiveInt | None = None
+    num_cpus_per_trial: Annotated[float, Field(gt=0.0, le=64.0)] = 0.25
+    max_task_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    runtime_env: dict[str, Any] | None = None
+
+
+class BackendConfig(_Strict):
+    type: Literal["local", "threads", "ray"] = "local"
+    max_in_flight: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    ray_settings: RaySettings = Field(default_factory=RaySettings)
+
+    @property
+    def in_flight(self) -> int:
+        """Trials kept running at once; the sequential backend always runs one."""
+        if self.type == "local":
+            return 1
+        return self.max_in_flight or 8
+
+
+class StorageSettings(_Strict):
+    db: str = DEFAULT_DB
+    results_dir: str = DEFAULT_RESULTS_DIR
+
+
+class SuiteConfig(_Strict):
+    """A whole ``config.yaml``: the variants, how to score them and which experiments to run."""
+
+    name: Name = "experiment"
+    description: str = ""
+    seed: int = 0
+    python_path: list[str] = Field(default_factory=lambda: ["."])
+    variants: Annotated[dict[Name, VariantConfig], Field(min_length=1)]
+    scoring_weights: dict[Name, float] = Field(default_factory=lambda: {"success": 1.0})
+    custom_metrics: list[Name] = Field(default_factory=list)
+    experiments: Annotated[list[ExperimentConfig], Field(min_length=1)]
+    trial: TrialSettings = Field(default_factory=TrialSettings)
+    budget: Budget = Field(default_factory=Budget)
+    execution_backend: BackendConfig = Field(default_factory=BackendConfig)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory relative paths in the config are resolved against (the config file's folder)."""
+        return self._base_dir
+
+    @property
+    def enabled_experiments(self) -> list[ExperimentConfig]:
+        return [e for e in self.experiments if e.enabled]
+
+    @property
+    def planned_trials(self) -> int:
+        return sum(e.planned_trials for e in self.enabled_experiments)
+
+    def known_metrics(self) -> set[str]:
+        declared = set(BUILTIN_METRICS) | set(self.custom_metrics)
+        for variant in self.variants.values():
+            if isinstance(variant, SimulatedVariant):
+                declared |= set(variant.extra_metrics)
+        return declared
+
+    def resolved_python_path(self) -> list[str]:
+        return [str((self.base_dir / p).resolve()) for p in self.python_path]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    def with_overrides(self, **changes: Any) -> SuiteConfig:
+        """A copy with top-level fields replaced (``seed``, ``storage`` ...), validated again."""
+        data = self.model_dump(mode="python")
+        data.update(changes)
+        return build_config(data, base_dir=self.base_dir)
+
+
+# ----------------------------------------------------------------------------------------- loading
+def load_config(source: str | Path | Mapping[str, Any]) -> SuiteConfig:
+    """Read and validate a config file (or an already-parsed mapping). Raises ``ConfigError``."""
+    if isinstance(source, Mapping):
+        return build_config(source, base_dir=Path.cwd())
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}", [f"{path}: file not found"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", [f"{path}: not valid YAML"]) from exc
+    return build_config(data, base_dir=path.resolve().parent, source=str(path))
+
+
+def parse_config_text(text: str, base_dir: Path | None = None) -> SuiteConfig:
+    """Validate config YAML given as text (the dashboard's editor uses this)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", [f"<config>: not valid YAML: {exc}"]) from exc
+    return build_config(data, base_dir=base_dir or Path.cwd())
+
+
+def build_config(data: Any, *, base_dir: Path, source: str = "config") -> SuiteConfig:
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys", ["<root>: must be a mapping"]
+        )
+    try:
+        config = SuiteConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = [_describe(error) for error in exc.errors()]
+        raise _config_error(source, problems) from None
+    config._base_dir = base_dir
+    problems = _cross_check(config)
+    if problems:
+        raise _config_error(source, problems)
+    return config
+
+
+def _config_error(source: str, problems: list[str]) -> ConfigError:
+    lines = "\n".join(f"  - {p}" for p in problems)
+    noun = "problem" if len(problems) == 1 else "problems"
+    return ConfigError(f"invalid config {source} ({len(problems)} {noun}):\n{lines}", problems)
+
+
+def _cross_check(config: SuiteConfig) -> list[str]:
+    """Checks that span several fields: names that must exist, metrics that must be produced."""
+    problems: list[str] = []
+    defined = sorted(config.variants)
+    for i, experiment in enumerate(config.experiments):
+        for j, name in enumerate(experiment.variants):
+            if name not in config.variants:
+                problems.append(
+                    f"experiments[{i}].variants[{j}]: unknown variant '{name}' "
+                    f"(defined: {', '.join(defined)})"
+                )
+    names = [e.name for e in config.experiments]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            problems.append(f"experiments[{i}].name: duplicate experiment name '{name}'")
+    if not config.enabled_experiments:
+        problems.append("experiments: every experiment is disabled; enable at least one")
+    known = config.known_metrics()
+    for metric in config.scoring_weights:
+        if metric not in known:
+            problems.append(
+                f"scoring_weights.{metric}: unknown metric '{metric}' (known: "
+                f"{', '.join(sorted(known))}; declare your own under custom_metrics)"
+            )
+    problems.extend(_check_python_agents(config))
+    return problems
+
+
+def _check_python_agents(config: SuiteConfig) -> list[str]:
+    from meta_orchestrator.experiment_hub.registry import resolve_agent
+
+    problems: list[str] = []
+    with extra_sys_path(config.resolved_python_path()):
+        for name, variant in config.variants.items():
+            if isinstance(variant, PythonVariant):
+                try:
+                    resolve_agent(variant.agent)
+                except ConfigError as exc:
+                    problems.append(f"variants.{name}.agent: {exc}")
+    return problems
+
+
+class extra_sys_path:  # noqa: N801 - used as a context manager, reads like a function
+    """Put the config's ``python_path`` entries on ``sys.path`` (kept after exit: agents import lazily)."""
+
+    def __init__(self, entries: list[str]) -> None:
+        self.entries = entries
+
+    def __enter__(self) -> None:
+        for entry in reversed(self.entries):
+            if entry not in sys.path:
+                sys.path.insert(0, entry)
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    path = _format_loc(error["loc"])
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        message = "unknown key"
+    elif kind == "missing":
+        message = "required field is missing"
+    elif kind == "literal_error":
+        message = f"must be one of {ctx.get('expected', '')} (got {error.get('input')!r})"
+    elif kind == "union_tag_invalid":
+        message = f"type must be one of {ctx.get('expected_tags', '')} (got {ctx.get('tag')!r})"
+    elif kind == "union_tag_not_found":
+        message = "type is required (one of 'simulated', 'python', 'command')"
+    elif kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+        if ": " in message and not message.startswith(" "):
+            field, _, rest = message.partition(": ")
+            if field.isidentifier():
+                path = f"{path}.{field}" if path else field
+                message = rest
+    else:
+        message = error["msg"][:1].lower() + error["msg"][1:]
+        if "input" in error and kind not in ("missing",):
+            message += f" (got {error['input']!r})"
+    return f"{path or '<root>'}: {message}"
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    skip_tag = False
+    for i, item in enumerate(loc):
+        if skip_tag:
+            skip_tag = False
+            continue
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+            continue
+        # A discriminated union puts the tag ('simulated', ...) into the path: drop it.
+        if i >= 2 and loc[i - 2] == "variants" and item in ("simulated", "python", "command"):
+            continue
+        parts.append(("." if parts else "") + str(item))
+    return "".join(parts)

@@ -1,0 +1,67 @@
+"""The weighted score and the metrics contract every variant's result must meet.
+
+``score = sum(weight[m] * metrics[m] for m in scoring_weights)``. Metrics are plain numbers:
+``success`` (bool or 0/1, required), ``cost`` (>= 0, default 0), ``autonomy`` (0..1), any custom
+numeric metric, and ``latency`` (wall seconds), which the harness measures and overwrites.
+A negative weight penalises a metric (cost, latency).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+
+class MalformedResult(ValueError):
+    """A variant returned something that breaks the metrics contract; the message names the field."""
+
+
+def validate_metrics(variant: str, raw: Any, latency: float, weights: Mapping[str, float]) -> dict[str, float]:
+    if not isinstance(raw, Mapping):
+        raise MalformedResult(
+            f"variant '{variant}' returned {type(raw).__name__}, expected a mapping of metrics "
+            "such as {'success': True, 'cost': 0.01}"
+        )
+    metrics: dict[str, float] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            raise MalformedResult(f"variant '{variant}': metric names must be strings, got {key!r}")
+        metrics[key] = _number(variant, key, value)
+    if "success" not in metrics:
+        raise MalformedResult(f"variant '{variant}': field 'success' is missing (bool or 0/1)")
+    if metrics["success"] not in (0.0, 1.0):
+        raise MalformedResult(
+            f"variant '{variant}': field 'success' must be a bool or 0/1, got {raw['success']!r}"
+        )
+    metrics.setdefault("cost", 0.0)
+    if metrics["cost"] < 0:
+        raise MalformedResult(f"variant '{variant}': field 'cost' must be >= 0, got {metrics['cost']}")
+    if "autonomy" in metrics and not 0.0 <= metrics["autonomy"] <= 1.0:
+        raise MalformedResult(
+            f"variant '{variant}': field 'autonomy' must be within 0..1, got {metrics['autonomy']}"
+        )
+    metrics["latency"] = latency
+    for name in weights:
+        if name not in metrics:
+            raise MalformedResult(
+                f"variant '{variant}': field '{name}' is missing but scoring_weights uses it"
+            )
+    return metrics
+
+
+def weighted_score(metrics: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    return math.fsum(weight * metrics[name] for name, weight in weights.items())
+
+
+def _number(variant: str, key: str, value: Any) -> float:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        number = float(value)
+        if math.isfinite(number):
+            return number
+        raise MalformedResult(f"variant '{variant}': field '{key}' is not finite ({value!r})")
+    raise MalformedResult(
+        f"variant '{variant}': field '{key}' must be a number, got {type(value).__name__} {value!r}"
+    )

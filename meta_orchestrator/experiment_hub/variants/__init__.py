@@ -1,0 +1,8 @@
+"""Built-in variants. Importing this package registers them (``meta-orchestrator variants`` lists them).
+
+The CI guardrail workflow benchmarks every change to this folder.
+"""
+
+from meta_orchestrator.experiment_hub.variants import examples, simulated
+
+__all__ = ["examples", "simulated"]

@@ -1,0 +1,212 @@
+"""Multi-armed bandit orchestrators: epsilon-greedy, UCB1 and Thompson sampling.
+
+They spend a ``total_trials`` budget on the variants that look best, and may stop early once one
+variant's posterior probability of being the best reaches ``early_stop.probability_best``.
+
+Rewards are trial scores. With ``reward: bernoulli`` (chosen by ``auto`` when the only weighted metric
+is ``success``) the posterior of each arm is Beta(1 + successes, 1 + failures). Otherwise it is the
+Gaussian model with unknown variance: the arm's mean follows a Student t around the sample mean, with
+one pseudo-observation of the pooled variance so that an arm with two equal scores is not treated as
+certain. A failed trial (error or timeout) is a pull with the worst reward seen so far in the
+experiment (0 for Bernoulli): a crashing variant must lose, not be retried forever.
+
+Delayed feedback: with many trials in flight, UCB counts pending pulls in its exploration bonus, and
+Thompson sampling draws afresh for every dispatch, so concurrent dispatches spread over the plausible
+arms instead of piling onto one. Every arm is tried before any is exploited.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from meta_orchestrator.experiment_hub.config import ExperimentConfig, MabSettings
+from meta_orchestrator.experiment_hub.trial import TrialResult
+from meta_orchestrator.orchestrators.base import Orchestrator
+
+_POSTERIOR_DRAWS = 4000
+
+
+@dataclass
+class ArmStats:
+    """Streaming reward statistics of one arm (Welford's algorithm)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, reward: float) -> None:
+        self.n += 1
+        delta = reward - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (reward - self.mean)
+
+
+class BanditOrchestrator(Orchestrator):
+    """Shared machinery; subclasses choose an arm with ``_pick_arm``."""
+
+    kind = "mab"
+    strategy_name = "bandit"
+
+    def __init__(
+        self, experiment: ExperimentConfig, seed: int, *, bernoulli: bool = False,
+        reward_scale: float = 1.0,
+    ) -> None:
+        super().__init__(experiment, seed)
+        assert experiment.mab_settings is not None
+        self.settings: MabSettings = experiment.mab_settings
+        self.bernoulli = bernoulli
+        self.reward_scale = reward_scale
+        self.rng = np.random.default_rng([seed, 0xB4D17])
+        self.arms: dict[str, ArmStats] = {v: ArmStats() for v in self.variants}
+        self._worst = math.inf
+        self._best = -math.inf
+        self._dispatched = 0
+
+    @property
+    def planned_trials(self) -> int:
+        return self.settings.total_trials
+
+    @property
+    def strategy(self) -> str:
+        return self.strategy_name
+
+    def restore(self, results):  # type: ignore[no-untyped-def]
+        super().restore(results)
+        self._dispatched = self.done
+
+    # ----------------------------------------------------------------------------- dispatching
+    def _choose(self) -> tuple[int, str] | None:
+        if self._dispatched >= self.planned_trials:
+            return None
+        untried = [v for v in self.variants if self.arms[v].n + self.pending[v] < self._min_pulls]
+        if untried:
+            variant = min(untried, key=lambda v: (self.arms[v].n + self.pending[v], self.variants.index(v)))
+        elif any(self.arms[v].n < self._min_pulls for v in self.variants):
+            # Every arm has a first pull in flight: spread further dispatches evenly until
+            # feedback arrives rather than guess from no data.
+            variant = min(self.variants, key=lambda v: (self.arms[v].n + self.pending[v], self.variants.index(v)))
+        else:
+            variant = self._pick_arm()
+        self._dispatched += 1
+        index = self._next_index
+        self._next_index += 1
+        return index, variant
+
+    @property
+    def _min_pulls(self) -> int:
+        return 1 if self.bernoulli else 2
+
+    def _pick_arm(self) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------- feedback
+    def _observe(self, result: TrialResult) -> None:
+        self.arms[result.variant].add(self._reward(result))
+        stop = self.settings.early_stop
+        if stop is not None and self.stop_reason is None and self.done % stop.check_every == 0:
+            if min(a.n for a in self.arms.values()) >= stop.min_trials_per_variant:
+                probs = self.probability_best()
+                leader = max(probs, key=probs.__getitem__)
+                if probs[leader] >= stop.probability_best:
+                    self.stop(
+                        f"early stop: '{leader}' is best with posterior probability "
+                        f"{probs[leader]:.3f} >= {stop.probability_best} after {self.done} trials"
+                    )
+
+    def _reward(self, result: TrialResult) -> float:
+        if result.score is None:
+            if self.bernoulli:
+                return 0.0
+            return self._worst if math.isfinite(self._worst) else 0.0
+        reward = result.score / self.reward_scale if self.bernoulli else result.score
+        self._worst = min(self._worst, reward)
+        self._best = max(self._best, reward)
+        return reward
+
+    # ----------------------------------------------------------------------------- posteriors
+    def posterior_draws(self, size: int) -> np.ndarray:
+        """Draws of each arm's mean reward, shape ``(size, arms)``; used by Thompson and early stop."""
+        columns = []
+        pooled = self._pooled_variance()
+        for variant in self.variants:
+            arm = self.arms[variant]
+            if self.bernoulli:
+                successes = arm.mean * arm.n
+                columns.append(self.rng.beta(1 + successes, 1 + arm.n - successes, size))
+            elif arm.n == 0:
+                columns.append(np.full(size, math.inf))
+            else:
+                dof = max(arm.n - 1, 0) + 1
+                variance = (arm.m2 + pooled) / dof
+                scale = math.sqrt(variance / arm.n)
+                columns.append(arm.mean + scale * self.rng.standard_t(dof, size))
+        return np.column_stack(columns)
+
+    def probability_best(self) -> dict[str, float]:
+        draws = self.posterior_draws(_POSTERIOR_DRAWS)
+        winners = np.bincount(np.argmax(draws, axis=1), minlength=len(self.variants))
+        return {v: float(winners[i]) / _POSTERIOR_DRAWS for i, v in enumerate(self.variants)}
+
+    def _pooled_variance(self) -> float:
+        total_m2 = sum(a.m2 for a in self.arms.values())
+        dof = sum(max(a.n - 1, 0) for a in self.arms.values())
+        if dof > 0 and total_m2 > 0:
+            return total_m2 / dof
+        spread = self._best - self._worst
+        return (spread / 2) ** 2 if math.isfinite(spread) and spread > 0 else 1e-6
+
+    def _means(self) -> dict[str, float]:
+        return {v: self.arms[v].mean for v in self.variants}
+
+
+class EpsilonGreedy(BanditOrchestrator):
+    """With probability epsilon a uniformly random variant, otherwise the best mean so far."""
+
+    strategy_name = "epsilon_greedy"
+
+    def _pick_arm(self) -> str:
+        if self.rng.random() < self.settings.epsilon:
+            return self.variants[int(self.rng.integers(len(self.variants)))]
+        means = self._means()
+        return max(self.variants, key=lambda v: (means[v], -self.variants.index(v)))
+
+
+class UCB1(BanditOrchestrator):
+    """Mean plus ``ucb_c * range * sqrt(ln N / n)``, with pending pulls counted in ``n`` and ``N``.
+
+    Scores are not bounded to [0, 1] as UCB1 assumes, so the bonus is scaled by the range of rewards
+    seen so far in the experiment (1 for Bernoulli rewards).
+    """
+
+    strategy_name = "ucb1"
+
+    def _pick_arm(self) -> str:
+        total = sum(a.n for a in self.arms.values()) + sum(self.pending.values())
+        spread = 1.0 if self.bernoulli else max(self._best - self._worst, 1e-12)
+        log_total = math.log(max(total, 2))
+
+        def upper(v: str) -> float:
+            pulls = self.arms[v].n + self.pending[v]
+            return self.arms[v].mean + self.settings.ucb_c * spread * math.sqrt(log_total / pulls)
+
+        return max(self.variants, key=lambda v: (upper(v), -self.variants.index(v)))
+
+
+class ThompsonSampling(BanditOrchestrator):
+    """One posterior draw per arm per dispatch; the arm with the highest draw runs."""
+
+    strategy_name = "thompson_sampling"
+
+    def _pick_arm(self) -> str:
+        draws = self.posterior_draws(1)[0]
+        return self.variants[int(np.argmax(draws))]
+
+
+STRATEGIES: dict[str, type[BanditOrchestrator]] = {
+    "epsilon_greedy": EpsilonGreedy,
+    "ucb1": UCB1,
+    "thompson_sampling": ThompsonSampling,
+}

@@ -1,0 +1,281 @@
+"""Reading the run store from any process, while a run is being written or after it ended.
+
+Nothing here loads a whole run into memory: trials stream from a cursor, per-variant statistics are
+SQL aggregates, and quantiles are read with ``ORDER BY ... LIMIT 1 OFFSET k``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from meta_orchestrator.errors import RunNotFoundError
+from meta_orchestrator.experiment_hub.trial import TrialResult
+from meta_orchestrator.store.connection import connect_for_reading
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: str
+    name: str
+    status: str
+    orchestrator: str
+    backend: str
+    seed: int
+    planned_trials: int
+    config_yaml: str
+    config_path: str | None
+    started_at: float
+    ended_at: float | None
+    stop_reason: str | None
+    error: str | None
+    package_version: str
+    git_commit: str | None
+    host: str | None
+    pid: int | None
+    trials: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentRecord:
+    run_id: str
+    position: int
+    name: str
+    orchestrator: str
+    strategy: str | None
+    variants: list[str]
+    planned_trials: int
+    status: str
+    stop_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VariantAggregate:
+    """Streaming sums for one variant of one experiment; enough for means, SDs and t-tests."""
+
+    experiment: str
+    variant: str
+    trials: int
+    ok: int
+    errors: int
+    timeouts: int
+    score_n: int
+    score_mean: float | None
+    score_m2: float  # sum of squared deviations from the mean, for the SD
+    successes: float
+    success_n: int
+    latency_mean: float | None
+    cost_total: float
+
+    @property
+    def score_sd(self) -> float | None:
+        if self.score_n < 2:
+            return None
+        return math.sqrt(max(self.score_m2, 0.0) / (self.score_n - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    seq: int
+    ts: float
+    level: str
+    message: str
+
+
+class RunStore:
+    """Read access to one store file. Cheap to create; each method runs its own short query."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn = connect_for_reading(self.path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------- runs
+    def list_runs(self, limit: int | None = None) -> list[RunRecord]:
+        sql = (
+            "SELECT r.*, (SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id) AS trials "
+            "FROM runs r ORDER BY r.started_at DESC"
+        )
+        params: tuple[int, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        return [_run(row) for row in self._conn.execute(sql, params)]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        row = self._conn.execute(
+            "SELECT r.*, (SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id) AS trials "
+            "FROM runs r WHERE r.id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no run '{run_id}' in {self.path}")
+        return _run(row)
+
+    def experiments(self, run_id: str) -> list[ExperimentRecord]:
+        rows = self._conn.execute(
+            "SELECT * FROM experiments WHERE run_id = ? ORDER BY position", (run_id,)
+        )
+        return [
+            ExperimentRecord(
+                run_id=row["run_id"], position=row["position"], name=row["name"],
+                orchestrator=row["orchestrator"], strategy=row["strategy"],
+                variants=json.loads(row["variants_json"]), planned_trials=row["planned_trials"],
+                status=row["status"], stop_reason=row["stop_reason"],
+            )
+            for row in rows
+        ]
+
+    # ----------------------------------------------------------------------------------- trials
+    def trial_count(self, run_id: str, experiment: str | None = None) -> int:
+        sql, params = "SELECT COUNT(*) FROM trials WHERE run_id = ?", [run_id]
+        if experiment is not None:
+            sql += " AND experiment = ?"
+            params.append(experiment)
+        return int(self._conn.execute(sql, params).fetchone()[0])
+
+    def iter_trials(
+        self, run_id: str, *, experiment: str | None = None, after_seq: int = 0
+    ) -> Iterator[tuple[int, TrialResult]]:
+        """Trials in commit order, as ``(seq, result)``; ``after_seq`` reads only newer ones."""
+        sql = "SELECT * FROM trials WHERE run_id = ? AND seq > ?"
+        params: list[object] = [run_id, after_seq]
+        if experiment is not None:
+            sql += " AND experiment = ?"
+            params.append(experiment)
+        cursor = self._conn.execute(sql + " ORDER BY seq", params)
+        for row in cursor:
+            yield row["seq"], _trial(row)
+
+    def completed_indices(self, run_id: str, experiment: str) -> set[int]:
+        rows = self._conn.execute(
+            "SELECT trial_index FROM trials WHERE run_id = ? AND experiment = ?",
+            (run_id, experiment),
+        )
+        return {row[0] for row in rows}
+
+    def choice_counts(self, run_id: str, experiment: str) -> dict[str, int]:
+        rows = self._conn.execute(
+            "SELECT variant, COUNT(*) FROM trials WHERE run_id = ? AND experiment = ? "
+            "GROUP BY variant",
+            (run_id, experiment),
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    def variant_aggregates(self, run_id: str, experiment: str) -> list[VariantAggregate]:
+        """One aggregate per variant; variance via the two-pass form inside SQL for accuracy."""
+        rows = self._conn.execute(
+            """
+            WITH m AS (
+                SELECT variant, AVG(score) AS mean_score
+                FROM trials WHERE run_id = :run AND experiment = :exp AND score IS NOT NULL
+                GROUP BY variant
+            )
+            SELECT t.variant AS variant,
+                   COUNT(*) AS trials,
+                   SUM(t.status = 'ok') AS ok,
+                   SUM(t.status = 'error') AS errors,
+                   SUM(t.status = 'timeout') AS timeouts,
+                   COUNT(t.score) AS score_n,
+                   m.mean_score AS score_mean,
+                   COALESCE(SUM((t.score - m.mean_score) * (t.score - m.mean_score)), 0.0) AS m2,
+                   COALESCE(SUM(CASE WHEN t.status = 'ok' THEN t.success ELSE 0 END), 0.0)
+                       AS successes,
+                   COUNT(*) AS success_n,
+                   AVG(t.latency) AS latency_mean,
+                   COALESCE(SUM(t.cost), 0.0) AS cost_total
+            FROM trials t LEFT JOIN m ON m.variant = t.variant
+            WHERE t.run_id = :run AND t.experiment = :exp
+            GROUP BY t.variant
+            ORDER BY t.variant
+            """,
+            {"run": run_id, "exp": experiment},
+        )
+        return [
+            VariantAggregate(
+                experiment=experiment, variant=row["variant"], trials=row["trials"],
+                ok=row["ok"] or 0, errors=row["errors"] or 0, timeouts=row["timeouts"] or 0,
+                score_n=row["score_n"], score_mean=row["score_mean"], score_m2=row["m2"],
+                successes=row["successes"], success_n=row["success_n"],
+                latency_mean=row["latency_mean"], cost_total=row["cost_total"],
+            )
+            for row in rows
+        ]
+
+    def latency_quantile(self, run_id: str, experiment: str, variant: str, q: float) -> float | None:
+        """The ``q`` quantile of latency (nearest rank), computed in SQLite."""
+        count = self._conn.execute(
+            "SELECT COUNT(*) FROM trials WHERE run_id = ? AND experiment = ? AND variant = ?",
+            (run_id, experiment, variant),
+        ).fetchone()[0]
+        if count == 0:
+            return None
+        offset = min(count - 1, max(0, math.ceil(q * count) - 1))
+        row = self._conn.execute(
+            "SELECT latency FROM trials WHERE run_id = ? AND experiment = ? AND variant = ? "
+            "ORDER BY latency LIMIT 1 OFFSET ?",
+            (run_id, experiment, variant, offset),
+        ).fetchone()
+        return float(row[0])
+
+    def metric_values(
+        self, run_id: str, experiment: str, variant: str, metric: str = "score"
+    ) -> Iterator[float]:
+        """The values of one metric (``score``, ``latency`` or any stored metric) for ok trials."""
+        if metric in ("score", "latency", "cost", "success"):
+            cursor = self._conn.execute(
+                f"SELECT {metric} FROM trials WHERE run_id = ? AND experiment = ? AND variant = ? "
+                f"AND status = 'ok' AND {metric} IS NOT NULL",
+                (run_id, experiment, variant),
+            )
+            for row in cursor:
+                yield float(row[0])
+            return
+        cursor = self._conn.execute(
+            "SELECT json_extract(metrics_json, ?) FROM trials WHERE run_id = ? AND experiment = ? "
+            "AND variant = ? AND status = 'ok'",
+            (f'$."{metric}"', run_id, experiment, variant),
+        )
+        for row in cursor:
+            if row[0] is not None:
+                yield float(row[0])
+
+    # ------------------------------------------------------------------------------------- logs
+    def logs(self, run_id: str, *, after_seq: int = 0, tail: int | None = None) -> list[LogLine]:
+        if tail is not None:
+            rows = self._conn.execute(
+                "SELECT * FROM (SELECT * FROM logs WHERE run_id = ? AND seq > ? "
+                "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                (run_id, after_seq, tail),
+            )
+        else:
+            rows = self._conn.execute(
+                "SELECT * FROM logs WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after_seq)
+            )
+        return [LogLine(row["seq"], row["ts"], row["level"], row["message"]) for row in rows]
+
+
+def _run(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(**{k: row[k] for k in row.keys()})
+
+
+def _trial(row: sqlite3.Row) -> TrialResult:
+    return TrialResult(
+        run_id=row["run_id"], experiment=row["experiment"], variant=row["variant"],
+        index=row["trial_index"], seed=row["seed"], status=row["status"],
+        started_at=row["started_at"], ended_at=row["ended_at"], latency=row["latency"],
+        metrics=json.loads(row["metrics_json"]), score=row["score"], error=row["error"],
+        traceback=row["traceback"], attempts=row["attempts"], node_id=row["node_id"],
+    )

@@ -1,0 +1,248 @@
+"""The run store's single writer.
+
+Only the orchestrating process writes (workers hand results back to it): SQLite with several writers
+is a known way to crash runs. A background thread owns the connection; callers enqueue rows and never
+wait on disk. Rows are committed in batches at most ``COMMIT_INTERVAL`` seconds after they were
+queued, so another process following the run sees a trial within about 100 ms of its completion.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meta_orchestrator.errors import StoreError
+from meta_orchestrator.experiment_hub.trial import TrialResult
+from meta_orchestrator.store.connection import connect_for_writing
+
+COMMIT_INTERVAL = 0.1
+_MAX_BATCH = 5000
+
+_INSERT_TRIAL = """
+INSERT OR IGNORE INTO trials (run_id, experiment, variant, trial_index, seed, status, started_at,
+    ended_at, latency, score, success, cost, metrics_json, error, traceback, attempts, node_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_INSERT_LOG = "INSERT INTO logs (run_id, ts, level, message) VALUES (?, ?, ?, ?)"
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """The row written when a run starts."""
+
+    id: str
+    name: str
+    orchestrator: str
+    backend: str
+    seed: int
+    planned_trials: int
+    config_yaml: str
+    config_path: str | None
+    started_at: float
+    package_version: str
+    git_commit: str | None
+    host: str | None
+    pid: int | None
+
+
+def trial_row(result: TrialResult) -> tuple[Any, ...]:
+    metrics = result.metrics
+    success = metrics.get("success")
+    return (
+        result.run_id,
+        result.experiment,
+        result.variant,
+        result.index,
+        result.seed,
+        result.status,
+        result.started_at,
+        result.ended_at,
+        result.latency,
+        _finite_or_none(result.score),
+        None if success is None else float(success),
+        float(metrics.get("cost", 0.0)),
+        json.dumps(metrics, allow_nan=False, default=float) if _all_finite(metrics) else "{}",
+        result.error,
+        result.traceback,
+        result.attempts,
+        result.node_id,
+    )
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _all_finite(metrics: dict[str, float]) -> bool:
+    return all(math.isfinite(v) for v in metrics.values())
+
+
+class _Barrier:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class _Statement:
+    def __init__(self, sql: str, params: tuple[Any, ...]) -> None:
+        self.sql = sql
+        self.params = params
+        self.done = threading.Event()
+
+
+class StoreWriter:
+    """Queue-fed writer of one store file. Thread-safe; ``close`` commits everything queued."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn = connect_for_writing(self.path)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
+        self._thread.start()
+
+    # ----------------------------------------------------------------------------- public API
+    def create_run(self, run: NewRun) -> None:
+        self.execute(
+            """INSERT INTO runs (id, name, status, orchestrator, backend, seed, planned_trials,
+                config_yaml, config_path, started_at, package_version, git_commit, host, pid)
+               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (run.id, run.name, run.orchestrator, run.backend, run.seed, run.planned_trials,
+             run.config_yaml, run.config_path, run.started_at, run.package_version,
+             run.git_commit, run.host, run.pid),
+        )
+
+    def mark_running(self, run_id: str, pid: int | None) -> None:
+        self.execute(
+            "UPDATE runs SET status = 'running', ended_at = NULL, stop_reason = NULL, error = NULL, "
+            "pid = ? WHERE id = ?",
+            (pid, run_id),
+        )
+
+    def upsert_experiment(
+        self, run_id: str, position: int, name: str, orchestrator: str, strategy: str | None,
+        variants: list[str], planned_trials: int,
+    ) -> None:
+        self.execute(
+            """INSERT INTO experiments (run_id, position, name, orchestrator, strategy, variants_json,
+                   planned_trials) VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (run_id, name) DO NOTHING""",
+            (run_id, position, name, orchestrator, strategy, json.dumps(variants), planned_trials),
+        )
+
+    def set_experiment_status(
+        self, run_id: str, name: str, status: str, stop_reason: str | None = None
+    ) -> None:
+        self.execute(
+            "UPDATE experiments SET status = ?, stop_reason = ? WHERE run_id = ? AND name = ?",
+            (status, stop_reason, run_id, name),
+        )
+
+    def finish_run(
+        self, run_id: str, status: str, stop_reason: str | None = None, error: str | None = None
+    ) -> None:
+        self.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, stop_reason = ?, error = ? WHERE id = ?",
+            (status, time.time(), stop_reason, error, run_id),
+        )
+
+    def add_trial(self, result: TrialResult) -> None:
+        self._check()
+        self._queue.put((_INSERT_TRIAL, trial_row(result)))
+
+    def add_log(self, run_id: str, level: str, message: str) -> None:
+        if not self._closed:
+            self._queue.put((_INSERT_LOG, (run_id, time.time(), level, message)))
+
+    def execute(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Run one statement on the writer thread and wait until it is committed."""
+        self._check()
+        statement = _Statement(sql, params)
+        self._queue.put(statement)
+        statement.done.wait()
+        self._check()
+
+    def flush(self) -> None:
+        """Block until every row queued so far is committed."""
+        if self._closed:
+            return
+        barrier = _Barrier()
+        self._queue.put(barrier)
+        barrier.done.wait()
+        self._check()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self._conn.close()
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------- writer thread
+    def _check(self) -> None:
+        if self._error is not None:
+            raise StoreError(f"writing the run store {self.path} failed: {self._error}") from (
+                self._error
+            )
+        if self._closed:
+            raise StoreError(f"the run store writer for {self.path} is closed")
+
+    def _loop(self) -> None:
+        pending: list[Any] = []
+        while True:
+            item = self._queue.get()
+            pending.append(item)
+            deadline = time.monotonic() + COMMIT_INTERVAL
+            # Gather what else arrives within the commit interval, but never hold a barrier or a
+            # synchronous statement back: their callers are waiting.
+            while len(pending) < _MAX_BATCH and isinstance(pending[-1], tuple):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    pending.append(self._queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
+            stop = self._write(pending)
+            pending = []
+            if stop:
+                return
+
+    def _write(self, items: list[Any]) -> bool:
+        stop = False
+        waiters: list[threading.Event] = []
+        try:
+            with self._conn:
+                for item in items:
+                    if item is None:
+                        stop = True
+                    elif isinstance(item, tuple):
+                        self._conn.execute(item[0], item[1])
+                    elif isinstance(item, _Statement):
+                        self._conn.execute(item.sql, item.params)
+                        waiters.append(item.done)
+                    else:
+                        waiters.append(item.done)
+        except sqlite3.Error as exc:  # surfaced to the orchestrating thread on its next call
+            self._error = exc
+            for item in items:
+                if isinstance(item, _Statement | _Barrier):
+                    waiters.append(item.done)
+        for event in waiters:
+            event.set()
+        return stop
