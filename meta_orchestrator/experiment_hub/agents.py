@@ -36,7 +36,8 @@ class CommandTimedOut(TimeoutError):
 
 
 def build_agent(
-    variant: SimulatedVariant | PythonVariant | CommandVariant, base_dir: Path,
+    variant: SimulatedVariant | PythonVariant | CommandVariant,
+    base_dir: Path,
     timeout: float | None,
 ) -> Agent:
     if isinstance(variant, SimulatedVariant):
@@ -79,8 +80,14 @@ class CommandAgent:
         payload = json.dumps({**context, "params": self.params})
         try:
             proc = subprocess.run(
-                self.command, input=payload, capture_output=True, text=True, cwd=self.cwd,
-                env=self.env, timeout=self.timeout, check=False,
+                self.command,
+                input=payload,
+                capture_output=True,
+                text=True,
+                cwd=self.cwd,
+                env=self.env,
+                timeout=self.timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
             stderr = _text(exc.stderr)

@@ -54,8 +54,11 @@ class TrialRunner:
     @classmethod
     def from_config(cls, config: SuiteConfig) -> TrialRunner:
         return cls(
-            config.variants, config.scoring_weights, timeout=config.trial.timeout_seconds,
-            retries=config.trial.retries, base_dir=config.base_dir,
+            config.variants,
+            config.scoring_weights,
+            timeout=config.trial.timeout_seconds,
+            retries=config.trial.retries,
+            base_dir=config.base_dir,
             python_path=config.resolved_python_path(),
         )
 
@@ -108,9 +111,19 @@ class TrialRunner:
         if status != "ok":
             metrics = {"latency": latency}
         return TrialResult(
-            run_id=spec.run_id, experiment=spec.experiment, variant=spec.variant, index=spec.index,
-            seed=spec.seed, status=status, started_at=started, ended_at=started + latency,
-            latency=latency, metrics=metrics, score=score, error=error, traceback=trace,
+            run_id=spec.run_id,
+            experiment=spec.experiment,
+            variant=spec.variant,
+            index=spec.index,
+            seed=spec.seed,
+            status=status,
+            started_at=started,
+            ended_at=started + latency,
+            latency=latency,
+            metrics=metrics,
+            score=score,
+            error=error,
+            traceback=trace,
             node_id=current_node_id(),
         )
 

@@ -65,12 +65,19 @@ def run_experiment_suite(
     with StoreWriter(db) as writer:
         writer.create_run(
             NewRun(
-                id=run_id, name=suite.name, orchestrator=_orchestrator_label(suite),
-                backend=suite.execution_backend.type, seed=suite.seed,
-                planned_trials=suite.planned_trials, config_yaml=suite.to_yaml(),
-                config_path=str(suite.base_dir), started_at=time.time(),
-                package_version=__version__, git_commit=git_commit(suite.base_dir),
-                host=socket.gethostname(), pid=os.getpid(),
+                id=run_id,
+                name=suite.name,
+                orchestrator=_orchestrator_label(suite),
+                backend=suite.execution_backend.type,
+                seed=suite.seed,
+                planned_trials=suite.planned_trials,
+                config_yaml=suite.to_yaml(),
+                config_path=str(suite.base_dir),
+                started_at=time.time(),
+                package_version=__version__,
+                git_commit=git_commit(suite.base_dir),
+                host=socket.gethostname(),
+                pid=os.getpid(),
             )
         )
         _Execution(suite, run_id, writer, db, out_dir, listener).run(restored=None)
@@ -119,7 +126,12 @@ class _Execution:
     """One pass over a suite's experiments for one run id (a fresh run or a resumed one)."""
 
     def __init__(
-        self, suite: SuiteConfig, run_id: str, writer: StoreWriter, db: Path, out_dir: Path,
+        self,
+        suite: SuiteConfig,
+        run_id: str,
+        writer: StoreWriter,
+        db: Path,
+        out_dir: Path,
         listener: RunListener | None,
     ) -> None:
         self.suite = suite
@@ -141,8 +153,12 @@ class _Execution:
             backend = create_backend(runner, self.suite.execution_backend)
             log.info(
                 "run %s: %s, %d experiment(s), %d planned trials, backend %s, seed %d",
-                self.run_id, self.suite.name, len(self.suite.enabled_experiments),
-                self.suite.planned_trials, backend.describe(), self.suite.seed,
+                self.run_id,
+                self.suite.name,
+                len(self.suite.enabled_experiments),
+                self.suite.planned_trials,
+                backend.describe(),
+                self.suite.seed,
             )
             with backend:
                 orchestrators = self._prepare(restored)
@@ -181,11 +197,18 @@ class _Execution:
                     experiment, self.suite.seed, self.suite.scoring_weights
                 )
                 self.writer.upsert_experiment(
-                    self.run_id, position, experiment.name, orchestrator.kind,
-                    orchestrator.strategy, orchestrator.variants, orchestrator.planned_trials,
+                    self.run_id,
+                    position,
+                    experiment.name,
+                    orchestrator.kind,
+                    orchestrator.strategy,
+                    orchestrator.variants,
+                    orchestrator.planned_trials,
                 )
                 if store is not None:
-                    stored = (r for _, r in store.iter_trials(self.run_id, experiment=experiment.name))
+                    stored = (
+                        r for _, r in store.iter_trials(self.run_id, experiment=experiment.name)
+                    )
                     orchestrator.restore(self._replay(stored))
                     if restored and experiment.name in restored:
                         continue
@@ -217,9 +240,12 @@ class _Execution:
             return skip
         self.writer.set_experiment_status(self.run_id, experiment.name, "running")
         log.info(
-            "experiment %s: %s%s over %s, %d trials planned", experiment.name, orchestrator.kind,
+            "experiment %s: %s%s over %s, %d trials planned",
+            experiment.name,
+            orchestrator.kind,
             f" ({orchestrator.strategy})" if orchestrator.strategy else "",
-            ", ".join(orchestrator.variants), orchestrator.planned_trials,
+            ", ".join(orchestrator.variants),
+            orchestrator.planned_trials,
         )
         on_trial = getattr(self.listener, "on_trial", None)
         for result in orchestrator.run(
@@ -228,14 +254,24 @@ class _Execution:
             self.writer.add_trial(result)
             self.leaderboard.add(result)
             if not result.ok:
-                log.warning("trial %s/%d (%s) %s: %s", experiment.name, result.index,
-                            result.variant, result.status, result.error)
+                log.warning(
+                    "trial %s/%d (%s) %s: %s",
+                    experiment.name,
+                    result.index,
+                    result.variant,
+                    result.status,
+                    result.error,
+                )
             if on_trial is not None:
                 on_trial(result, self.leaderboard)
         reason = orchestrator.stop_reason
         counts = ", ".join(f"{v}={n}" for v, n in orchestrator.choice_counts.items())
-        log.info("experiment %s finished (%s); choices: %s", experiment.name,
-                 reason or "all planned trials done", counts)
+        log.info(
+            "experiment %s finished (%s); choices: %s",
+            experiment.name,
+            reason or "all planned trials done",
+            counts,
+        )
         self.writer.set_experiment_status(self.run_id, experiment.name, "completed", reason)
         return reason
 
@@ -285,8 +321,12 @@ def _orchestrator_label(suite: SuiteConfig) -> str:
 def git_commit(directory: Path) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
-            timeout=5, check=False,
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -39,7 +39,9 @@ def register(name: str, *, description: str = "") -> Callable[[T], T]:
         path = f"{obj.__module__}:{obj.__qualname__}"  # type: ignore[attr-defined]
         existing = _REGISTRY.get(name)
         if existing is not None and existing.import_path != path:
-            raise ValueError(f"variant agent '{name}' is already registered by {existing.import_path}")
+            raise ValueError(
+                f"variant agent '{name}' is already registered by {existing.import_path}"
+            )
         doc = description or (obj.__doc__ or "").strip().splitlines()[0:1]
         text = doc if isinstance(doc, str) else (doc[0] if doc else "")
         _REGISTRY[name] = Registered(name, obj, path, text)

@@ -17,7 +17,9 @@ class MalformedResult(ValueError):
     """A variant returned something that breaks the metrics contract; the message names the field."""
 
 
-def validate_metrics(variant: str, raw: Any, latency: float, weights: Mapping[str, float]) -> dict[str, float]:
+def validate_metrics(
+    variant: str, raw: Any, latency: float, weights: Mapping[str, float]
+) -> dict[str, float]:
     if not isinstance(raw, Mapping):
         raise MalformedResult(
             f"variant '{variant}' returned {type(raw).__name__}, expected a mapping of metrics "
@@ -36,7 +38,9 @@ def validate_metrics(variant: str, raw: Any, latency: float, weights: Mapping[st
         )
     metrics.setdefault("cost", 0.0)
     if metrics["cost"] < 0:
-        raise MalformedResult(f"variant '{variant}': field 'cost' must be >= 0, got {metrics['cost']}")
+        raise MalformedResult(
+            f"variant '{variant}': field 'cost' must be >= 0, got {metrics['cost']}"
+        )
     if "autonomy" in metrics and not 0.0 <= metrics["autonomy"] <= 1.0:
         raise MalformedResult(
             f"variant '{variant}': field 'autonomy' must be within 0..1, got {metrics['autonomy']}"

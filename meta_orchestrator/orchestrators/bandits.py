@@ -51,7 +51,11 @@ class BanditOrchestrator(Orchestrator):
     strategy_name = "bandit"
 
     def __init__(
-        self, experiment: ExperimentConfig, seed: int, *, bernoulli: bool = False,
+        self,
+        experiment: ExperimentConfig,
+        seed: int,
+        *,
+        bernoulli: bool = False,
         reward_scale: float = 1.0,
     ) -> None:
         super().__init__(experiment, seed)
@@ -83,11 +87,16 @@ class BanditOrchestrator(Orchestrator):
             return None
         untried = [v for v in self.variants if self.arms[v].n + self.pending[v] < self._min_pulls]
         if untried:
-            variant = min(untried, key=lambda v: (self.arms[v].n + self.pending[v], self.variants.index(v)))
+            variant = min(
+                untried, key=lambda v: (self.arms[v].n + self.pending[v], self.variants.index(v))
+            )
         elif any(self.arms[v].n < self._min_pulls for v in self.variants):
             # Every arm has a first pull in flight: spread further dispatches evenly until
             # feedback arrives rather than guess from no data.
-            variant = min(self.variants, key=lambda v: (self.arms[v].n + self.pending[v], self.variants.index(v)))
+            variant = min(
+                self.variants,
+                key=lambda v: (self.arms[v].n + self.pending[v], self.variants.index(v)),
+            )
         else:
             variant = self._pick_arm()
         self._dispatched += 1

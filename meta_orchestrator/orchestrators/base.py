@@ -163,8 +163,11 @@ class Orchestrator(ABC):
                     index, variant = proposal
                     backend.submit(
                         TrialSpec(
-                            run_id=run_id, experiment=self.experiment.name, variant=variant,
-                            index=index, seed=trial_seed(run_seed, self.experiment.name, index),
+                            run_id=run_id,
+                            experiment=self.experiment.name,
+                            variant=variant,
+                            index=index,
+                            seed=trial_seed(run_seed, self.experiment.name, index),
                         )
                     )
                 if backend.in_flight == 0:

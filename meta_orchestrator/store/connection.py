@@ -15,7 +15,9 @@ def connect_for_writing(path: Path) -> sqlite3.Connection:
     """Create the file and schema if needed. The connection is handed to the writer thread."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED", timeout=30)
+        conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level="DEFERRED", timeout=30
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -42,7 +44,9 @@ def connect_for_reading(path: Path) -> sqlite3.Connection:
     if not path.exists():
         raise StoreError(f"no run store at {path}: run an experiment first, or pass --db")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30
+        )
         conn.row_factory = sqlite3.Row
         tables = _tables(conn)
     except sqlite3.DatabaseError as exc:

@@ -130,10 +130,15 @@ class RunStore:
         )
         return [
             ExperimentRecord(
-                run_id=row["run_id"], position=row["position"], name=row["name"],
-                orchestrator=row["orchestrator"], strategy=row["strategy"],
-                variants=json.loads(row["variants_json"]), planned_trials=row["planned_trials"],
-                status=row["status"], stop_reason=row["stop_reason"],
+                run_id=row["run_id"],
+                position=row["position"],
+                name=row["name"],
+                orchestrator=row["orchestrator"],
+                strategy=row["strategy"],
+                variants=json.loads(row["variants_json"]),
+                planned_trials=row["planned_trials"],
+                status=row["status"],
+                stop_reason=row["stop_reason"],
             )
             for row in rows
         ]
@@ -205,16 +210,26 @@ class RunStore:
         )
         return [
             VariantAggregate(
-                experiment=experiment, variant=row["variant"], trials=row["trials"],
-                ok=row["ok"] or 0, errors=row["errors"] or 0, timeouts=row["timeouts"] or 0,
-                score_n=row["score_n"], score_mean=row["score_mean"], score_m2=row["m2"],
-                successes=row["successes"], success_n=row["success_n"],
-                latency_mean=row["latency_mean"], cost_total=row["cost_total"],
+                experiment=experiment,
+                variant=row["variant"],
+                trials=row["trials"],
+                ok=row["ok"] or 0,
+                errors=row["errors"] or 0,
+                timeouts=row["timeouts"] or 0,
+                score_n=row["score_n"],
+                score_mean=row["score_mean"],
+                score_m2=row["m2"],
+                successes=row["successes"],
+                success_n=row["success_n"],
+                latency_mean=row["latency_mean"],
+                cost_total=row["cost_total"],
             )
             for row in rows
         ]
 
-    def latency_quantile(self, run_id: str, experiment: str, variant: str, q: float) -> float | None:
+    def latency_quantile(
+        self, run_id: str, experiment: str, variant: str, q: float
+    ) -> float | None:
         """The ``q`` quantile of latency (nearest rank), computed in SQLite."""
         count = self._conn.execute(
             "SELECT COUNT(*) FROM trials WHERE run_id = ? AND experiment = ? AND variant = ?",
@@ -273,9 +288,19 @@ def _run(row: sqlite3.Row) -> RunRecord:
 
 def _trial(row: sqlite3.Row) -> TrialResult:
     return TrialResult(
-        run_id=row["run_id"], experiment=row["experiment"], variant=row["variant"],
-        index=row["trial_index"], seed=row["seed"], status=row["status"],
-        started_at=row["started_at"], ended_at=row["ended_at"], latency=row["latency"],
-        metrics=json.loads(row["metrics_json"]), score=row["score"], error=row["error"],
-        traceback=row["traceback"], attempts=row["attempts"], node_id=row["node_id"],
+        run_id=row["run_id"],
+        experiment=row["experiment"],
+        variant=row["variant"],
+        index=row["trial_index"],
+        seed=row["seed"],
+        status=row["status"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        latency=row["latency"],
+        metrics=json.loads(row["metrics_json"]),
+        score=row["score"],
+        error=row["error"],
+        traceback=row["traceback"],
+        attempts=row["attempts"],
+        node_id=row["node_id"],
     )

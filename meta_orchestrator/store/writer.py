@@ -114,9 +114,21 @@ class StoreWriter:
             """INSERT INTO runs (id, name, status, orchestrator, backend, seed, planned_trials,
                 config_yaml, config_path, started_at, package_version, git_commit, host, pid)
                VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (run.id, run.name, run.orchestrator, run.backend, run.seed, run.planned_trials,
-             run.config_yaml, run.config_path, run.started_at, run.package_version,
-             run.git_commit, run.host, run.pid),
+            (
+                run.id,
+                run.name,
+                run.orchestrator,
+                run.backend,
+                run.seed,
+                run.planned_trials,
+                run.config_yaml,
+                run.config_path,
+                run.started_at,
+                run.package_version,
+                run.git_commit,
+                run.host,
+                run.pid,
+            ),
         )
 
     def mark_running(self, run_id: str, pid: int | None) -> None:
@@ -127,8 +139,14 @@ class StoreWriter:
         )
 
     def upsert_experiment(
-        self, run_id: str, position: int, name: str, orchestrator: str, strategy: str | None,
-        variants: list[str], planned_trials: int,
+        self,
+        run_id: str,
+        position: int,
+        name: str,
+        orchestrator: str,
+        strategy: str | None,
+        variants: list[str],
+        planned_trials: int,
     ) -> None:
         self.execute(
             """INSERT INTO experiments (run_id, position, name, orchestrator, strategy, variants_json,

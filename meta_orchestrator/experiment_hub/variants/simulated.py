@@ -54,7 +54,9 @@ class SimulatedAgent:
             time.sleep(delay)
         return {
             "success": rng.random() < self.success_rate,
-            "cost": max(0.0, rng.gauss(self.cost_mean, self.cost_sd)) if self.cost_sd else self.cost_mean,
+            "cost": max(0.0, rng.gauss(self.cost_mean, self.cost_sd))
+            if self.cost_sd
+            else self.cost_mean,
             "autonomy": min(1.0, max(0.0, rng.gauss(self.autonomy, self.autonomy_sd))),
             **self.extra_metrics,
         }
