@@ -291,8 +291,20 @@ def _cross_check(config: SuiteConfig) -> list[str]:
                 f"scoring_weights.{metric}: unknown metric '{metric}' (known: "
                 f"{', '.join(sorted(known))}; declare your own under custom_metrics)"
             )
+    problems.extend(_check_bernoulli_rewards(config))
     problems.extend(_check_python_agents(config))
     return problems
+
+
+def _check_bernoulli_rewards(config: SuiteConfig) -> list[str]:
+    nonzero = {k: w for k, w in config.scoring_weights.items() if w != 0}
+    success_only = set(nonzero) == {"success"} and nonzero["success"] > 0
+    return [
+        f"experiments[{i}].mab_settings.reward: 'bernoulli' needs scoring_weights with 'success' "
+        "as the only non-zero (positive) weight"
+        for i, e in enumerate(config.experiments)
+        if e.mab_settings is not None and e.mab_settings.reward == "bernoulli" and not success_only
+    ]
 
 
 def _check_python_agents(config: SuiteConfig) -> list[str]:
@@ -354,11 +366,7 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
-    skip_tag = False
     for i, item in enumerate(loc):
-        if skip_tag:
-            skip_tag = False
-            continue
         if isinstance(item, int):
             parts.append(f"[{item}]")
             continue
