@@ -132,6 +132,7 @@ def _resume(args: argparse.Namespace) -> int:
 def _execute(start, quiet: bool) -> int:  # type: ignore[no-untyped-def]
     from meta_orchestrator.experiment_hub.progress import RichProgress
 
+    _log_to(err, quiet)
     listener = _RunIdListener(None if quiet else RichProgress(err))
     try:
         run_id = start(listener)
@@ -150,6 +151,19 @@ def _execute(start, quiet: bool) -> int:  # type: ignore[no-untyped-def]
         return EXIT_FAILED
     print(run_id)
     return EXIT_OK
+
+
+def _log_to(console: Console, quiet: bool) -> None:
+    """Run warnings (failed trials, budget stops) print above the progress bar, not through it."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("meta_orchestrator")
+    if not any(isinstance(h, RichHandler) for h in logger.handlers):
+        handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
+        handler.setLevel(logging.ERROR if quiet else logging.WARNING)
+        logger.addHandler(handler)
 
 
 class _RunIdListener:
