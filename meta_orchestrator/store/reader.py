@@ -10,6 +10,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -280,6 +281,23 @@ class RunStore:
                 "SELECT * FROM logs WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after_seq)
             )
         return [LogLine(row["seq"], row["ts"], row["level"], row["message"]) for row in rows]
+
+    # --------------------------------------------------------------------------------- snapshot
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Make every read inside the block see one state of the store, even while a run writes.
+
+        A WAL read transaction: a report built inside it has summary counts that match its trials.
+        Nested use is a no-op. Keep the block short; a long one delays the writer's checkpoints.
+        """
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.rollback()
 
 
 def _run(row: sqlite3.Row) -> RunRecord:

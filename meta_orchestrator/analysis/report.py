@@ -1,0 +1,453 @@
+"""A run's artifacts: ``summary.md`` for people, ``results.json`` for programs, the config snapshot.
+
+``write_run_artifacts`` writes all three into ``<out_dir>/<run_id>/``; the hub calls it at the end of
+every run (completed, failed or interrupted) and ``meta-orchestrator report RUN_ID`` calls it again.
+Each file is replaced atomically, so a reader never sees half of one.
+
+``results.json`` (``"format": "meta-orchestrator/results"``, ``"format_version": 1``) holds ``run``
+(every ``RunRecord`` field), ``scoring_weights``, ``experiments`` (config, choice counts, ranked
+``summary`` rows and ``comparisons``, as produced by ``summarize_run``) and ``trials`` (every
+``TrialResult.to_dict()`` in commit order). ``meta-orchestrator compare`` reads it back with
+``load_results_json``. Trials are streamed from the store into the file, never held in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from meta_orchestrator.analysis.stats import MIN_TRIALS_FOR_TEST
+from meta_orchestrator.analysis.summary import (
+    NOT_ENOUGH_TRIALS,
+    ExperimentSummary,
+    PairwiseComparison,
+    RunSummary,
+    VariantSummary,
+    summarize_run,
+)
+from meta_orchestrator.errors import ComparisonError, RunNotFoundError
+from meta_orchestrator.experiment_hub.trial import TrialResult
+from meta_orchestrator.store import RunRecord, RunStore
+
+RESULTS_FORMAT = "meta-orchestrator/results"
+RESULTS_FORMAT_VERSION = 1
+RESULTS_FILE = "results.json"
+SUMMARY_FILE = "summary.md"
+CONFIG_FILE = "config.yaml"
+
+_TRIAL_FIELDS = tuple(f.name for f in dataclasses.fields(TrialResult))
+_DASH = "—"
+_BAR_WIDTH = 20
+
+
+# ------------------------------------------------------------------------------------- artifacts
+def write_run_artifacts(db_path: str | Path, run_id: str, out_dir: str | Path) -> Path:
+    """Write ``results.json``, ``summary.md`` and ``config.yaml`` for a run; return their folder.
+
+    Raises ``StoreError`` / ``RunNotFoundError`` if the store or the run does not exist.
+    """
+    run_dir = Path(out_dir) / run_id
+    with RunStore(db_path) as store, store.snapshot():
+        summary = summarize_run(store, run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_results(store, summary, run_dir / RESULTS_FILE)
+    with atomic_write(run_dir / SUMMARY_FILE) as out:
+        out.write(render_summary_markdown(summary))
+    with atomic_write(run_dir / CONFIG_FILE) as out:
+        out.write(summary.run.config_yaml)
+    return run_dir
+
+
+def write_results_json(store: RunStore, run_id: str, path: str | Path) -> Path:
+    """Write a run's ``results.json`` to ``path`` (atomically) and return the path."""
+    target = Path(path)
+    with store.snapshot():
+        _write_results(store, summarize_run(store, run_id), target)
+    return target
+
+
+def load_results_json(path: str | Path) -> dict[str, Any]:
+    """Read a ``results.json`` (or the run folder holding one) and check that it is one.
+
+    Raises ``RunNotFoundError`` if there is no such file and ``ComparisonError`` if the file is not
+    a meta-orchestrator results file or was written by a newer version.
+    """
+    file = Path(path)
+    if file.is_dir():
+        file = file / RESULTS_FILE
+    if not file.is_file():
+        raise RunNotFoundError(
+            f"no results file at {file}: pass a run folder or its {RESULTS_FILE}"
+        )
+    not_results = f"{file} is not a meta-orchestrator results file"
+    try:
+        with file.open(encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ComparisonError(f"{not_results}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
+        raise ComparisonError(
+            f'{not_results} (expected "format": "{RESULTS_FORMAT}"; every run writes one to '
+            f"<results_dir>/<run_id>/{RESULTS_FILE})"
+        )
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > RESULTS_FORMAT_VERSION:
+        raise ComparisonError(
+            f"{file} has results format version {version!r}; this meta-orchestrator reads version "
+            f"{RESULTS_FORMAT_VERSION}: upgrade meta-orchestrator"
+        )
+    for key, kind, kind_name in (
+        ("run", dict, "object"),
+        ("experiments", list, "list"),
+        ("trials", list, "list"),
+    ):
+        if not isinstance(data.get(key), kind):
+            raise ComparisonError(f"{file} is damaged: '{key}' must be a JSON {kind_name}")
+    return data
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path) -> Iterator[TextIO]:
+    """Write text to a temporary file beside ``path`` and ``os.replace`` it on success.
+
+    On any error the temporary file is removed and ``path`` keeps its old content.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_results(store: RunStore, summary: RunSummary, path: Path) -> None:
+    head = {
+        "format": RESULTS_FORMAT,
+        "format_version": RESULTS_FORMAT_VERSION,
+        "run": dataclasses.asdict(summary.run),
+        "scoring_weights": summary.scoring_weights,
+        "experiments": [e.to_dict() for e in summary.experiments],
+    }
+    head_text = json.dumps(_json_safe(head), indent=2, allow_nan=False)
+    with atomic_write(path) as out:
+        out.write(head_text[: -len("\n}")])  # reopen the object to stream "trials" into it
+        out.write(',\n  "trials": [')
+        separator = "\n    "
+        for _, trial in store.iter_trials(summary.run.id):
+            out.write(separator)
+            out.write(_trial_json(_trial_dict(trial)))
+            separator = ",\n    "
+        out.write("\n  ]\n}\n")
+
+
+def _trial_dict(trial: TrialResult) -> dict[str, Any]:
+    """``trial.to_dict()`` without ``dataclasses.asdict``'s deep copy, which costs seconds per
+    100,000 trials; every field is a plain value or a flat dict of numbers."""
+    return {name: getattr(trial, name) for name in _TRIAL_FIELDS}
+
+
+def _trial_json(trial: dict[str, Any]) -> str:
+    try:
+        return json.dumps(trial, allow_nan=False)
+    except ValueError:
+        return json.dumps(_json_safe(trial), allow_nan=False)
+
+
+def _json_safe(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by ``null``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+# ------------------------------------------------------------------------------------- markdown
+def render_summary_markdown(summary: RunSummary) -> str:
+    """The run as Markdown that reads well as a GitHub pull-request comment."""
+    run = summary.run
+    parts = [f"## meta-orchestrator run: {_text(run.name)} ({_code(run.id)})", _metadata(summary)]
+    if not summary.experiments:
+        parts.append("_No experiment started: the run recorded no trials._")
+    parts.extend(_experiment_section(e) for e in summary.experiments)
+    parts.append(_config_block(run.config_yaml))
+    return "\n\n".join(parts) + "\n"
+
+
+def _metadata(summary: RunSummary) -> str:
+    run = summary.run
+    lines = [
+        f"- **Status:** {_text(run.status)}",
+        f"- **Orchestrator:** {_code(run.orchestrator)} · **Backend:** {_code(run.backend)} · "
+        f"**Seed:** {run.seed}",
+        f"- **Trials:** {run.trials} done of {run.planned_trials} planned",
+        f"- **Started:** {_time(run.started_at)} · **Ended:** {_ended(run)}",
+        f"- **Version:** meta-orchestrator {_text(run.package_version)} · **Git commit:** "
+        + (_code(run.git_commit[:12]) if run.git_commit else "unknown"),
+        f"- **Stop reason:** {_text(run.stop_reason) if run.stop_reason else 'none'}",
+    ]
+    if run.error:
+        lines.append(f"- **Error:** {_text(run.error)}")
+    if summary.scoring_weights:
+        lines.append(f"- **Score per trial:** {_score_formula(summary.scoring_weights)}")
+    lines.append(
+        "- Mean score is over trials that finished ok, with a 95% Student t interval; success "
+        "rate is over all trials (errors and timeouts count as failures), with a 95% Wilson interval."
+    )
+    return "\n".join(lines)
+
+
+def _experiment_section(experiment: ExperimentSummary) -> str:
+    kind = experiment.orchestrator
+    if experiment.strategy:
+        kind += f" ({experiment.strategy})"
+    heading = (
+        f"### Experiment {_code(experiment.name)} · {_text(kind)} · {experiment.trials} of "
+        f"{experiment.planned_trials} trials · {_text(experiment.status)}"
+    )
+    parts = [heading]
+    if experiment.trials == 0:
+        parts.append("_No trials were recorded for this experiment._")
+        return "\n\n".join(parts)
+    if experiment.too_few_trials:
+        parts.append(_too_few_warning(experiment))
+    parts.append(_ranking_table(experiment.variants))
+    parts.append(_comparison_block(experiment))
+    if _is_bandit(experiment):
+        parts.append(_choices_table(experiment))
+    stop = _stop_line(experiment)
+    if stop:
+        parts.append(stop)
+    return "\n\n".join(p for p in parts if p)
+
+
+def _too_few_warning(experiment: ExperimentSummary) -> str:
+    short = [v for v in experiment.variants if v.score_n < MIN_TRIALS_FOR_TEST]
+    listed = ", ".join(
+        f"{_code(v.variant)} has {v.score_n} scored trial{'' if v.score_n == 1 else 's'}"
+        for v in short
+    )
+    return (
+        f"> **Too few trials:** {listed}. A confidence interval and a test need at least "
+        f"{MIN_TRIALS_FOR_TEST} scored trials per variant; read this ranking as anecdotal."
+    )
+
+
+def _ranking_table(variants: list[VariantSummary]) -> str:
+    rows = [
+        "| Rank | Variant | Trials | Mean score [95% CI] | SD | Success [95% CI] "
+        "| Latency p50 / p95 | Cost total / mean | Errors / timeouts |",
+        "|---:|---|---:|---|---:|---|---|---|---:|",
+    ]
+    for v in variants:
+        cells = [
+            str(v.rank),
+            _code(v.variant, table=True),
+            str(v.trials),
+            _mean_with_ci(v),
+            _num(v.score_sd),
+            _success_with_ci(v),
+            f"{_latency(v.latency_p50)} / {_latency(v.latency_p95)}",
+            f"{_cost(v.cost_total)} / {_cost(v.cost_mean)}",
+            f"{v.errors} / {v.timeouts}",
+        ]
+        rows.append(_row(cells))
+    return "\n".join(rows)
+
+
+def _comparison_block(experiment: ExperimentSummary) -> str:
+    if not experiment.comparisons:
+        return ""
+    best = experiment.best
+    if best is None:
+        return "**Best vs others:** no variant has a scored trial; nothing to compare."
+    tested = sum(c.p_value is not None for c in experiment.comparisons)
+    intro = (
+        f"**Best vs others** ({_code(best.variant)}): Welch's t-test on score, Holm-corrected across "
+        f"{tested} comparison{'' if tested == 1 else 's'}, alpha {experiment.alpha:g}. "
+        "Difference = other − best; Hedges' g is the effect size."
+    )
+    rows = [
+        "| Other | Difference [95% CI] | Welch p | Holm p | Hedges' g | Verdict (best vs other) |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for c in experiment.comparisons:
+        rows.append(
+            _row(
+                [
+                    _code(c.other, table=True),
+                    _difference(c),
+                    _p(c.p_value),
+                    _p(c.p_holm),
+                    _signed(c.effect_size, 2),
+                    _verdict(c),
+                ]
+            )
+        )
+    return intro + "\n\n" + "\n".join(rows)
+
+
+def _choices_table(experiment: ExperimentSummary) -> str:
+    total = sum(experiment.choice_counts.values())
+    rows = ["| Variant | Chosen | Share | |", "|---|---:|---:|---|"]
+    ordered = sorted(experiment.choice_counts.items(), key=lambda item: (-item[1], item[0]))
+    for name, count in ordered:
+        share = count / total if total else 0.0
+        filled = round(share * _BAR_WIDTH)
+        bar = "█" * filled + "░" * (_BAR_WIDTH - filled)
+        rows.append(_row([_code(name, table=True), str(count), f"{100 * share:.1f}%", bar]))
+    return f"**Bandit choices** ({total} trials):\n\n" + "\n".join(rows)
+
+
+def _stop_line(experiment: ExperimentSummary) -> str:
+    if experiment.stop_reason:
+        return f"**Stopped:** {_text(experiment.stop_reason)}"
+    if experiment.status != "completed":
+        return f"**Not finished:** experiment status is {_text(experiment.status)}."
+    if _is_bandit(experiment):
+        return f"**Stopped:** trial budget of {experiment.planned_trials} spent; no early stop."
+    return ""
+
+
+def _verdict(c: PairwiseComparison) -> str:
+    if c.p_holm is None:
+        return c.note or NOT_ENOUGH_TRIALS
+    return "**significantly better**" if c.significant else "no significant difference"
+
+
+def _config_block(config_yaml: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", config_yaml)), default=0)
+    fence = "`" * max(3, longest + 1)
+    body = config_yaml if config_yaml.endswith("\n") else config_yaml + "\n"
+    return (
+        f"<details>\n<summary>Config snapshot</summary>\n\n{fence}yaml\n{body}{fence}\n\n</details>"
+    )
+
+
+def _is_bandit(experiment: ExperimentSummary) -> bool:
+    return experiment.orchestrator == "mab"
+
+
+# ----------------------------------------------------------------------------------- formatting
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
+
+
+def _text(value: str) -> str:
+    """Free text made inert: one line, Markdown and HTML characters escaped."""
+    flat = " ".join(value.split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat).replace("&", "&amp;")
+
+
+def _code(value: str, table: bool = False) -> str:
+    """A name as inline code; ``|`` escaped in table cells, where GFM would split the cell."""
+    flat = " ".join(value.split())
+    ticks = "`" * (max((len(r) for r in re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    if table:
+        flat = flat.replace("|", "\\|")
+    return f"{ticks}{pad}{flat}{pad}{ticks}"
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return _DASH if value is None else f"{value:.{digits}f}"
+
+
+def _signed(value: float | None, digits: int = 3) -> str:
+    return _DASH if value is None else f"{value:+.{digits}f}"
+
+
+def _mean_with_ci(v: VariantSummary) -> str:
+    if v.mean_score is None:
+        return _DASH
+    if v.score_ci_low is None or v.score_ci_high is None:
+        return _num(v.mean_score)
+    return f"{_num(v.mean_score)} [{_num(v.score_ci_low)}, {_num(v.score_ci_high)}]"
+
+
+def _success_with_ci(v: VariantSummary) -> str:
+    if v.success_rate is None:
+        return _DASH
+    text = _pct(v.success_rate)
+    if v.success_ci_low is not None and v.success_ci_high is not None:
+        text += f" [{_pct(v.success_ci_low)}, {_pct(v.success_ci_high)}]"
+    return text
+
+
+def _difference(c: PairwiseComparison) -> str:
+    if c.difference is None:
+        return _DASH
+    return f"{_signed(c.difference)} [{_signed(c.ci_low)}, {_signed(c.ci_high)}]"
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return _DASH
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _latency(seconds: float | None) -> str:
+    if seconds is None:
+        return _DASH
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+def _cost(value: float | None) -> str:
+    return _DASH if value is None else f"{value:.4g}"
+
+
+def _score_formula(weights: dict[str, float]) -> str:
+    terms = []
+    for i, (metric, weight) in enumerate(weights.items()):
+        sign = "−" if weight < 0 else ("" if i == 0 else "+")
+        terms.append(f"{sign} {abs(weight):g} × {_text(metric)}".strip())
+    return " ".join(terms)
+
+
+def _time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ended(run: RunRecord) -> str:
+    if run.ended_at is None:
+        return "not yet (still running, or the process died)"
+    return f"{_time(run.ended_at)} · **Duration:** {_duration(run.ended_at - run.started_at)}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
