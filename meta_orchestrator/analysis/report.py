@@ -209,8 +209,9 @@ def _metadata(summary: RunSummary) -> str:
     if summary.scoring_weights:
         lines.append(f"- **Score per trial:** {_score_formula(summary.scoring_weights)}")
     lines.append(
-        "- Mean score is over trials that finished ok, with a 95% Student t interval; success "
-        "rate is over all trials (errors and timeouts count as failures), with a 95% Wilson interval."
+        "- Mean score is over all trials, with a 95% Student t interval; a failed trial (error, "
+        "timeout) scores as one that achieved nothing. Success rate is over all trials, with a 95% "
+        "Wilson interval."
     )
     return "\n".join(lines)
 

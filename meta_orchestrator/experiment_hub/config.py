@@ -89,7 +89,10 @@ VariantConfig = Annotated[
 
 # ------------------------------------------------------------------------------------ experiments
 class EarlyStop(_Strict):
-    """Stop a bandit once one variant's posterior probability of being the best reaches a threshold."""
+    """Stop a bandit once one variant's posterior probability of being the best reaches a threshold.
+
+    Every variant first gets ``min_trials_per_variant`` trials, so no posterior is a guess.
+    """
 
     probability_best: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     min_trials_per_variant: Annotated[int, Field(ge=2)] = 5

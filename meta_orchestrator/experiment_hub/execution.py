@@ -15,10 +15,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from meta_orchestrator.experiment_hub.agents import Agent, CommandTimedOut, build_agent
+from meta_orchestrator.experiment_hub.agents import (
+    Agent,
+    CommandAgent,
+    CommandTimedOut,
+    build_agent,
+)
 from meta_orchestrator.experiment_hub.config import SuiteConfig, VariantConfig, extra_sys_path
 from meta_orchestrator.experiment_hub.scoring import (
     MalformedResult,
+    failure_score,
     validate_metrics,
     weighted_score,
 )
@@ -95,7 +101,9 @@ class TrialRunner:
         trace: str | None = None
         try:
             agent = self._agent(spec.variant)
-            raw = call_with_timeout(agent, spec.agent_context(), self.timeout)
+            # A command enforces the timeout itself: it kills the program and keeps its stderr.
+            timeout = None if isinstance(agent, CommandAgent) else self.timeout
+            raw = call_with_timeout(agent, spec.agent_context(), timeout)
             latency = time.perf_counter() - t0
             metrics = validate_metrics(spec.variant, raw, latency, self.weights)
             score = weighted_score(metrics, self.weights)
@@ -107,9 +115,10 @@ class TrialRunner:
             status = "error"
             error = f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}"
             trace = traceback.format_exc()
-        latency = time.perf_counter() - t0
         if status != "ok":
+            latency = time.perf_counter() - t0
             metrics = {"latency": latency}
+            score = failure_score(latency, self.weights)
         return TrialResult(
             run_id=spec.run_id,
             experiment=spec.experiment,

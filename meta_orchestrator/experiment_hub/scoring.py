@@ -3,12 +3,13 @@
 ``score = sum(weight[m] * metrics[m] for m in scoring_weights)``. Metrics are plain numbers:
 ``success`` (bool or 0/1, required), ``cost`` (>= 0, default 0), ``autonomy`` (0..1), any custom
 numeric metric, and ``latency`` (wall seconds), which the harness measures and overwrites.
-A negative weight penalises a metric (cost, latency).
+A negative weight penalises a metric (cost, latency). A failed trial scores ``failure_score``.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,16 @@ def validate_metrics(
     return metrics
 
 
+def failure_score(latency: float, weights: Mapping[str, float]) -> float:
+    """The score of a failed trial (error, timeout): a trial that achieved nothing.
+
+    Every weighted metric counts as 0 except the measured latency, so failures pull a variant's
+    mean down instead of vanishing from it; a variant that crashes half the time cannot rank first
+    on its successful half.
+    """
+    return weighted_score({**dict.fromkeys(weights, 0.0), "latency": latency}, weights)
+
+
 def weighted_score(metrics: Mapping[str, float], weights: Mapping[str, float]) -> float:
     return math.fsum(weight * metrics[name] for name, weight in weights.items())
 
@@ -66,6 +77,8 @@ def _number(variant: str, key: str, value: Any) -> float:
         if math.isfinite(number):
             return number
         raise MalformedResult(f"variant '{variant}': field '{key}' is not finite ({value!r})")
+    if isinstance(value, numbers.Real) or getattr(getattr(value, "dtype", None), "kind", "") == "b":
+        return _number(variant, key, float(value))  # numpy scalars: int64, float32, bool_
     raise MalformedResult(
         f"variant '{variant}': field '{key}' must be a number, got {type(value).__name__} {value!r}"
     )

@@ -42,7 +42,8 @@ class TrialSpec:
 
 @dataclass(slots=True)
 class TrialResult:
-    """What one trial produced. ``score`` is ``None`` unless ``status == "ok"``.
+    """What one trial produced. A failed trial (error, timeout) is scored as one that achieved
+    nothing (``scoring.failure_score``); ``score`` is ``None`` only where no score could be given.
 
     ``metrics`` always holds the harness-measured ``latency`` (wall seconds) and, for a successful
     trial, the agent's validated metrics. ``node_id`` names the machine (Ray node or host) that ran it.

@@ -106,7 +106,11 @@ class BanditOrchestrator(Orchestrator):
 
     @property
     def _min_pulls(self) -> int:
-        return 1 if self.bernoulli else 2
+        """Pulls every arm gets before any is exploited: 1 (Beta) or 2 (an SD needs two), or the
+        early stop's ``min_trials_per_variant``, so the stopping rule never waits on a starved arm."""
+        floor = 1 if self.bernoulli else 2
+        stop = self.settings.early_stop
+        return max(floor, stop.min_trials_per_variant) if stop is not None else floor
 
     def _pick_arm(self) -> str:
         raise NotImplementedError

@@ -249,11 +249,13 @@ class RunStore:
     def metric_values(
         self, run_id: str, experiment: str, variant: str, metric: str = "score"
     ) -> Iterator[float]:
-        """The values of one metric (``score``, ``latency`` or any stored metric) for ok trials."""
+        """The values of one metric for a variant: ``score`` and ``latency`` of every trial (a
+        failed trial has both), any other metric (``cost``, custom ones) of the trials that finished ok."""
         if metric in ("score", "latency", "cost", "success"):
+            status = "" if metric in ("score", "latency") else "AND status = 'ok' "
             cursor = self._conn.execute(
                 f"SELECT {metric} FROM trials WHERE run_id = ? AND experiment = ? AND variant = ? "
-                f"AND status = 'ok' AND {metric} IS NOT NULL",
+                f"{status}AND {metric} IS NOT NULL",
                 (run_id, experiment, variant),
             )
             for row in cursor:

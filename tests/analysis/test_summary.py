@@ -51,7 +51,8 @@ def by_variant(store: RunStore, run_id: str, experiment: str) -> dict[str, list[
 
 
 def scores(trials: list[TrialResult]) -> np.ndarray:
-    return np.array([t.score for t in trials if t.status == "ok"], dtype=float)
+    """Every trial has a score: a failed one scores as a trial that achieved nothing."""
+    return np.array([t.score for t in trials], dtype=float)
 
 
 def hedges_g(best: np.ndarray, other: np.ndarray) -> float:
@@ -88,7 +89,7 @@ def test_variant_statistics_match_numpy_and_scipy(run_suite, open_store) -> None
         s = scores(results)
         n = len(s)
         assert (v.trials, v.score_n) == (40, n)
-        assert v.ok == n
+        assert v.ok == sum(t.status == "ok" for t in results)
         assert v.errors == sum(t.status == "error" for t in results)
         assert v.timeouts == 0
         assert v.mean_score == pytest.approx(s.mean(), rel=1e-12)
@@ -112,7 +113,7 @@ def test_variant_statistics_match_numpy_and_scipy(run_suite, open_store) -> None
         assert v.cost_mean == pytest.approx(cost / 40, rel=1e-12)
 
     flaky = next(v for v in experiment.variants if v.variant == "flaky")
-    assert flaky.errors > 0 and flaky.score_n == 40 - flaky.errors
+    assert flaky.errors > 0 and flaky.score_n == 40 and flaky.ok == 40 - flaky.errors
     assert experiment.choice_counts == {name: 40 for name in GRID["variants"]}
     assert experiment.variant_names == ["strong", "twin_a", "twin_b", "weak", "flaky"]
     assert summary.scoring_weights == {"success": 1.0, "autonomy": 0.5, "cost": -1.0}
@@ -161,7 +162,7 @@ def test_alpha_changes_only_the_verdict(run_suite, open_store) -> None:
     assert all(c.significant for c in loose.comparisons)
 
 
-def test_variant_whose_every_trial_errors_ranks_last_and_is_not_tested(
+def test_variant_whose_every_trial_errors_scores_nothing_and_ranks_last(
     run_suite, open_store
 ) -> None:
     config = {
@@ -173,18 +174,24 @@ def test_variant_whose_every_trial_errors_ranks_last_and_is_not_tested(
     [experiment] = summarize_run(open_store(db), run_id).experiments
     fine, broken = experiment.variants
     assert (fine.variant, fine.rank, broken.variant, broken.rank) == ("fine", 1, "broken", 2)
-    assert (broken.trials, broken.ok, broken.errors, broken.score_n) == (12, 0, 12, 0)
-    assert broken.mean_score is None and broken.score_sd is None and broken.score_ci_low is None
+    assert (broken.trials, broken.ok, broken.errors, broken.score_n) == (12, 0, 12, 12)
+    # score = 1 x success: a failed trial scores 0, however good the variant's success_rate.
+    assert (broken.mean_score, broken.score_sd) == (0.0, 0.0)
     assert broken.success_rate == 0.0
     wilson = stats.binomtest(0, 12).proportion_ci(0.95, method="wilson")
     assert broken.success_ci_low == pytest.approx(0.0, abs=1e-12)
     assert broken.success_ci_high == pytest.approx(wilson.high, abs=1e-12)
     assert broken.latency_p50 is not None and broken.cost_total == 0.0
     [comparison] = experiment.comparisons
-    assert comparison.other == "broken" and comparison.note == NOT_ENOUGH_TRIALS
-    assert comparison.significant is False
-    assert (comparison.difference, comparison.p_value, comparison.p_holm) == (None, None, None)
-    assert experiment.too_few_trials
+    fine_scores = np.array(
+        [1.0] * round(fine.mean_score * 12) + [0.0] * (12 - round(fine.mean_score * 12))
+    )
+    expected = stats.ttest_ind(np.zeros(12), fine_scores, equal_var=False).pvalue
+    assert comparison.other == "broken" and comparison.note is None
+    assert comparison.difference == pytest.approx(-fine.mean_score)
+    assert comparison.p_value == pytest.approx(expected, rel=1e-9)
+    assert comparison.significant is (comparison.p_holm < 0.05)
+    assert not experiment.too_few_trials
 
 
 def test_one_trial_variant_is_left_out_of_the_holm_family(trial, handmade, open_store) -> None:
