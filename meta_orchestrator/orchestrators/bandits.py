@@ -7,8 +7,8 @@ Rewards are trial scores. With ``reward: bernoulli`` (chosen by ``auto`` when th
 is ``success``) the posterior of each arm is Beta(1 + successes, 1 + failures). Otherwise it is the
 Gaussian model with unknown variance: the arm's mean follows a Student t around the sample mean, with
 one pseudo-observation of the pooled variance so that an arm with two equal scores is not treated as
-certain. A failed trial (error or timeout) is a pull with the worst reward seen so far in the
-experiment (0 for Bernoulli): a crashing variant must lose, not be retried forever.
+certain. A failed trial (error or timeout) is scored by the runner as one that achieved nothing;
+a result that reaches the bandit with no score at all counts as the worst reward seen so far.
 
 Delayed feedback: with many trials in flight, UCB counts pending pulls in its exploration bonus, and
 Thompson sampling draws afresh for every dispatch, so concurrent dispatches spread over the plausible
