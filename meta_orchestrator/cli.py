@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # an unwritable results folder, a full disk: say so, no traceback
+        err.print("[bold red]error:[/] " + escape(str(exc)))
+        return EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
