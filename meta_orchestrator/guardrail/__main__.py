@@ -1,0 +1,10 @@
+"""``python -m meta_orchestrator.guardrail BASELINE CANDIDATE [...]``: the ``compare`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from meta_orchestrator.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["compare", *sys.argv[1:]]))

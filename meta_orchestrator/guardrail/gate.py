@@ -1,0 +1,92 @@
+"""``meta-orchestrator compare``: load two runs, compare them, write the reports, return the exit code.
+
+Thin on purpose: the statistics and the Markdown live in ``meta_orchestrator.analysis.compare``, so
+the dashboard shows exactly what the gate decides. Errors (a missing file, an empty run, no shared
+variant, a file that is not a results file) are raised as ``MetaOrchestratorError`` subclasses, which
+the CLI prints without a traceback and turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Column, Table
+from rich.text import Text
+
+from meta_orchestrator.analysis.compare import (
+    IMPROVEMENT,
+    REGRESSION,
+    Comparison,
+    compare_runs,
+    load_run,
+)
+from meta_orchestrator.analysis.report import atomic_write
+
+_STYLE = {REGRESSION: "bold red", IMPROVEMENT: "green"}
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Run the gate for parsed ``compare`` arguments; 0 pass, 1 regression (errors raise)."""
+    baseline = load_run(args.baseline, args.db)
+    candidate = load_run(args.candidate, args.db)
+    comparison = compare_runs(
+        baseline,
+        candidate,
+        metric=args.metric,
+        alpha=args.alpha,
+        max_regression=args.max_regression,
+        higher_is_better=getattr(args, "higher_is_better", None),
+    )
+    console = Console(highlight=False)
+    print_comparison(comparison, console)
+    if args.markdown:
+        with atomic_write(Path(args.markdown)) as out:
+            out.write(comparison.to_markdown())
+        console.print(f"wrote {escape(args.markdown)}")
+    if args.json:
+        with atomic_write(Path(args.json)) as out:
+            json.dump(comparison.to_dict(), out, indent=2, allow_nan=False)
+            out.write("\n")
+        console.print(f"wrote {escape(args.json)}")
+    return comparison.exit_code
+
+
+def print_comparison(comparison: Comparison, console: Console) -> None:
+    """The verdict and a compact table, narrow enough for a CI log; the Markdown has every number."""
+    c = comparison
+    table = Table(
+        Column("verdict", no_wrap=True), Column("variant", no_wrap=True),
+        Column("mean", no_wrap=True), Column("change", no_wrap=True),
+        Column("Holm p", no_wrap=True), box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+    )  # fmt: skip
+    for row in c.rows:
+        holm = row.p_improvement_holm if row.verdict == IMPROVEMENT else row.p_regression_holm
+        table.add_row(
+            Text(row.verdict, style=_STYLE.get(row.verdict, "")),
+            escape(f"{row.experiment}/{row.variant}" if c.spans_experiments else row.variant),
+            f"{_num(row.baseline_mean)} → {_num(row.candidate_mean)}",
+            _change(row.difference, row.relative_change),
+            "-" if holm is None else ("<0.001" if holm < 0.001 else f"{holm:.3f}"),
+        )
+    console.print(
+        f"{escape(c.metric)}: baseline {escape(c.baseline.run_id)} → candidate "
+        f"{escape(c.candidate.run_id)}, alpha {c.alpha:g}, budget {c.max_regression:g}"
+    )
+    console.print(table)
+    colour = "bold red" if c.failed else "bold green"
+    console.print(f"[{colour}]{'FAIL' if c.failed else 'PASS'}[/]: {escape(c.headline())}")
+
+
+def _change(difference: float | None, relative: float | None) -> str:
+    if difference is None:
+        return "-"
+    return f"{difference:+.3g}" + (f" ({100 * relative:+.1f}%)" if relative is not None else "")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"

@@ -1,0 +1,354 @@
+"""Power analysis for the benchmark: how many trials the gate needs to catch a 5% drop.
+
+``python -m meta_orchestrator.guardrail.power benchmark_config.yaml`` runs every variant of the
+config in process (a *pilot*: the real agent code with fresh seeds, no store, no files), measures each
+variant's mean score, SD and share of trials that finish ok, and prints per variant the trials needed
+to detect a relative ``--drop`` with ``--power`` and the power at the config's ``trials_per_variant``.
+
+The model is the gate's own test (``analysis.compare``): the candidate's scores are the baseline's
+shifted down by ``drop × |mean|``; the one-sided Welch test against the budget (the baseline scaled by
+``1 - max_regression``) rejects at ``alpha / k``, which is the first step of Holm over the
+benchmark's ``k`` variants, the level at which one regressed variant among ``k`` unchanged ones is
+tested. Its power comes from the noncentral t distribution with Welch's degrees of freedom.
+
+``simulate_run`` draws whole runs from a pilot (a bootstrap of real trials, failures included), which
+is how the tests and ``benchmarks/bench_gate_power.py`` check the false-alarm rate and the power at
+the statistical level without running hundreds of benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from scipy import stats as _scipy_stats
+
+from meta_orchestrator.analysis.compare import Moments, RunData, VariantData, compare_runs
+from meta_orchestrator.experiment_hub.config import SuiteConfig, load_config
+from meta_orchestrator.experiment_hub.execution import TrialRunner
+from meta_orchestrator.experiment_hub.trial import TrialSpec
+from meta_orchestrator.orchestrators.base import trial_seed
+
+# The gate settings the benchmark workflow uses; the power analysis defaults to them.
+DEFAULT_ALPHA = 0.05
+DEFAULT_BUDGET = 0.02
+DEFAULT_DROP = 0.05
+DEFAULT_POWER = 0.80
+DEFAULT_PILOT_TRIALS = 4000
+
+Key = tuple[str, str]
+
+
+# ---------------------------------------------------------------------------------------- pilot
+@dataclass(frozen=True)
+class Pilot:
+    """Scores of one variant's pilot trials; ``nan`` marks a trial that failed (no score)."""
+
+    experiment: str
+    variant: str
+    scores: np.ndarray
+
+    @property
+    def key(self) -> Key:
+        return (self.experiment, self.variant)
+
+    @property
+    def ok_fraction(self) -> float:
+        return float(np.mean(~np.isnan(self.scores)))
+
+    @cached_property
+    def moments(self) -> Moments:
+        return moments_of(self.scores)
+
+    @cached_property
+    def low_scores(self) -> np.ndarray:
+        """Scores of the ok trials below the mean: what a trial that goes wrong looks like."""
+        ok = self.scores[~np.isnan(self.scores)]
+        return ok[ok < (self.moments.mean or 0.0)]
+
+
+def pilot_runs(
+    config: SuiteConfig | str | Path, trials: int = DEFAULT_PILOT_TRIALS, seed: int = 7_919
+) -> list[Pilot]:
+    """Run ``trials`` trials of every variant of every enabled experiment, in this process.
+
+    The seeds differ from any benchmark run's (they derive from ``seed`` and a ``pilot/`` prefix),
+    so the pilot is an independent sample of each variant's score distribution.
+    """
+    suite = config if isinstance(config, SuiteConfig) else load_config(config)
+    runner = TrialRunner(
+        suite.variants,
+        suite.scoring_weights,
+        timeout=None,
+        base_dir=suite.base_dir,
+        python_path=suite.resolved_python_path(),
+    )
+    pilots = []
+    for experiment in suite.enabled_experiments:
+        for variant in experiment.variants:
+            tag = f"pilot/{experiment.name}/{variant}"
+            scores = np.empty(trials)
+            for i in range(trials):
+                spec = TrialSpec("pilot", experiment.name, variant, i, trial_seed(seed, tag, i))
+                score = runner.run(spec).score
+                scores[i] = np.nan if score is None else score
+            pilots.append(Pilot(experiment.name, variant, scores))
+    return pilots
+
+
+def moments_of(values: np.ndarray) -> Moments:
+    """``Moments`` of the non-nan values, vectorised; exact for constant samples like ``Moments.of``."""
+    ok = values[~np.isnan(values)]
+    if ok.size == 0:
+        return Moments(0)
+    low, high = float(ok.min()), float(ok.max())
+    if low == high:
+        return Moments(int(ok.size), low, 0.0 if ok.size > 1 else None)
+    return Moments(int(ok.size), float(ok.mean()), float(ok.std(ddof=1)) if ok.size > 1 else None)
+
+
+def simulate_run(
+    pilots: Sequence[Pilot],
+    trials: Mapping[Key, int],
+    rng: np.random.Generator,
+    *,
+    drop: float = 0.0,
+    planted: Collection[Key] = (),
+    model: Literal["shift", "failures"] = "shift",
+    run_id: str = "simulated",
+) -> RunData:
+    """A run drawn from the pilots: ``trials[key]`` bootstrap draws per variant, failures included.
+
+    For each variant in ``planted``, the mean score drops by ``drop × |pilot mean|``. ``model="shift"``
+    moves every score down (the spread stays: the textbook power model); ``model="failures"``
+    replaces a share of the draws with draws from the variant's below-mean trials (a variant that
+    fails more often, whose spread usually grows), falling back to a shift for constant scores.
+    """
+    variants = {}
+    for pilot in pilots:
+        n = trials[pilot.key]
+        draws = pilot.scores[rng.integers(0, pilot.scores.size, size=n)]
+        if drop and pilot.key in planted:
+            draws = _plant(pilot, draws, drop, model, rng)
+        moments = moments_of(draws)
+        variants[pilot.key] = VariantData(
+            pilot.experiment, pilot.variant, n, moments.n, {"score": moments}
+        )
+    return RunData(run_id, "simulated", "<simulation>", variants)
+
+
+def _plant(
+    pilot: Pilot, draws: np.ndarray, drop: float, model: str, rng: np.random.Generator
+) -> np.ndarray:
+    mean = pilot.moments.mean or 0.0
+    low = pilot.low_scores
+    if model == "shift" or low.size == 0:
+        return draws - drop * abs(mean)
+    share = drop * abs(mean) / (mean - float(low.mean()))  # mixture mean = mean - drop*|mean|
+    replaced = rng.random(draws.size) < share
+    out = draws.copy()
+    out[replaced] = low[rng.integers(0, low.size, size=int(replaced.sum()))]
+    return out
+
+
+def simulated_fail_rate(
+    pilots: Sequence[Pilot],
+    trials: Mapping[Key, int],
+    reps: int,
+    rng: np.random.Generator,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    budget: float = DEFAULT_BUDGET,
+    drop: float = 0.0,
+    planted: Collection[Key] = (),
+    model: Literal["shift", "failures"] = "shift",
+) -> tuple[float, float]:
+    """Run ``reps`` simulated baseline/candidate pairs through ``compare_runs``.
+
+    Returns the share of comparisons that fail the gate, and the share that fail it for a planted
+    variant (a regression found where it was planted).
+    """
+    failed = found = 0
+    for _ in range(reps):
+        baseline = simulate_run(pilots, trials, rng)
+        candidate = simulate_run(pilots, trials, rng, drop=drop, planted=planted, model=model)
+        comparison = compare_runs(baseline, candidate, alpha=alpha, max_regression=budget)
+        failed += comparison.failed
+        found += any((r.experiment, r.variant) in planted for r in comparison.regressions)
+    return failed / reps, found / reps
+
+
+def planned_trials(config: SuiteConfig | str | Path) -> dict[Key, int]:
+    """Trials per ``(experiment, variant)`` of the config's standard experiments."""
+    suite = config if isinstance(config, SuiteConfig) else load_config(config)
+    return {
+        (e.name, v): int(e.trials_per_variant)
+        for e in suite.enabled_experiments
+        if e.trials_per_variant is not None
+        for v in e.variants
+    }
+
+
+# ----------------------------------------------------------------------------------- the power
+def gate_power(
+    mean: float,
+    sd: float,
+    n_baseline: int,
+    n_candidate: int,
+    *,
+    drop: float = DEFAULT_DROP,
+    budget: float = DEFAULT_BUDGET,
+    level: float = DEFAULT_ALPHA,
+) -> float:
+    """P(the one-sided Welch test against the budget rejects at ``level``) for a true ``drop``.
+
+    Both samples have SD ``sd``; the candidate's mean is ``mean - drop*|mean|``.
+    """
+    if n_baseline < 2 or n_candidate < 2:
+        return 0.0
+    factor = 1.0 - budget * (1.0 if mean >= 0 else -1.0)
+    shift = -(drop - budget) * abs(mean)  # candidate mean minus the budget threshold
+    if sd == 0:
+        return 1.0 if shift < 0 else 0.0
+    var_c, var_b = sd * sd / n_candidate, factor * factor * sd * sd / n_baseline
+    se = math.sqrt(var_c + var_b)
+    df = (var_c + var_b) ** 2 / (var_c**2 / (n_candidate - 1) + var_b**2 / (n_baseline - 1))
+    critical = float(_scipy_stats.t.ppf(1 - level, df))
+    return float(_scipy_stats.nct.cdf(-critical, df, shift / se))
+
+
+def required_trials(
+    mean: float,
+    sd: float,
+    ok_fraction: float = 1.0,
+    *,
+    drop: float = DEFAULT_DROP,
+    budget: float = DEFAULT_BUDGET,
+    level: float = DEFAULT_ALPHA,
+    power: float = DEFAULT_POWER,
+    limit: int = 10_000_000,
+) -> int | None:
+    """The fewest trials per variant (failures included) that reach ``power``; ``None`` if none do."""
+
+    def reaches(n: int) -> bool:
+        ok = int(n * ok_fraction)
+        return gate_power(mean, sd, ok, ok, drop=drop, budget=budget, level=level) >= power
+
+    if drop <= budget or ok_fraction <= 0:
+        return None
+    high = 2
+    while not reaches(high):
+        high *= 2
+        if high > limit:
+            return None
+    low = high // 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if reaches(middle) else (middle, high)
+    return high
+
+
+@dataclass(frozen=True)
+class PowerRow:
+    experiment: str
+    variant: str
+    mean: float | None
+    sd: float | None
+    ok_fraction: float
+    planned: int | None
+    required: int | None
+    power: float | None  # at the planned trials
+
+
+def analyze(
+    config: SuiteConfig | str | Path,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    drop: float = DEFAULT_DROP,
+    budget: float = DEFAULT_BUDGET,
+    power: float = DEFAULT_POWER,
+    pilot_trials: int = DEFAULT_PILOT_TRIALS,
+    pilots: Sequence[Pilot] | None = None,
+) -> tuple[list[PowerRow], float]:
+    """Per-variant power analysis of a config; returns the rows and the level ``alpha / k`` used."""
+    suite = config if isinstance(config, SuiteConfig) else load_config(config)
+    pilots = pilots if pilots is not None else pilot_runs(suite, pilot_trials)
+    planned = planned_trials(suite)
+    level = alpha / max(1, len(pilots))
+    rows = []
+    for pilot in pilots:
+        m = pilot.moments
+        n = planned.get(pilot.key)
+        if m.mean is None or m.sd is None:
+            rows.append(PowerRow(*pilot.key, m.mean, m.sd, pilot.ok_fraction, n, None, None))
+            continue
+        settings = {"drop": drop, "budget": budget, "level": level}
+        needed = required_trials(m.mean, m.sd, pilot.ok_fraction, power=power, **settings)
+        ok = int((n or 0) * pilot.ok_fraction)
+        reached = gate_power(m.mean, m.sd, ok, ok, **settings) if n else None
+        rows.append(PowerRow(*pilot.key, m.mean, m.sd, pilot.ok_fraction, n, needed, reached))
+    return rows, level
+
+
+def format_table(rows: Sequence[PowerRow]) -> str:
+    """The power analysis as a Markdown table."""
+    lines = [
+        "| variant | mean score | SD | scored trials | trials needed | trials planned | power |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| `{r.variant}` | {_fmt(r.mean, '.3f')} | {_fmt(r.sd, '.3f')} | "
+            f"{100 * r.ok_fraction:.0f}% | {r.required or '—'} | {r.planned or '—'} | "
+            f"{_fmt(None if r.power is None else 100 * r.power, '.1f')}% |"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m meta_orchestrator.guardrail.power",
+        description="Trials the benchmark needs for the gate to catch a relative drop in mean score.",
+    )
+    parser.add_argument("config", nargs="?", default="benchmark_config.yaml")
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
+    parser.add_argument("--drop", type=float, default=DEFAULT_DROP, help="relative drop to detect")
+    parser.add_argument("--max-regression", type=float, default=DEFAULT_BUDGET, help="the budget")
+    parser.add_argument("--power", type=float, default=DEFAULT_POWER)
+    parser.add_argument("--pilot-trials", type=int, default=DEFAULT_PILOT_TRIALS)
+    args = parser.parse_args(argv)
+    rows, level = analyze(
+        args.config,
+        alpha=args.alpha,
+        drop=args.drop,
+        budget=args.max_regression,
+        power=args.power,
+        pilot_trials=args.pilot_trials,
+    )
+    print(
+        f"{args.config}: detect a {100 * args.drop:g}% drop in mean score beyond a "
+        f"{100 * args.max_regression:g}% budget with {100 * args.power:g}% power; one-sided Welch "
+        f"at alpha {args.alpha:g} / {len(rows)} variants = {level:.5f} (Holm's first step); "
+        f"pilot of {args.pilot_trials} trials per variant.\n"
+    )
+    print(format_table(rows))
+    short = [r.variant for r in rows if r.power is not None and r.power < args.power]
+    if short:
+        print(f"\nbelow {100 * args.power:g}% power: {', '.join(short)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
