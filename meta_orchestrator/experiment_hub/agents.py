@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -79,30 +80,48 @@ class CommandAgent:
     def __call__(self, context: dict[str, Any]) -> Any:
         payload = json.dumps({**context, "params": self.params})
         try:
-            proc = subprocess.run(
+            # Its own session, so a timeout kills the program and everything it started.
+            proc = subprocess.Popen(
                 self.command,
-                input=payload,
-                capture_output=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 cwd=self.cwd,
                 env=self.env,
-                timeout=self.timeout,
-                check=False,
+                start_new_session=True,
             )
-        except subprocess.TimeoutExpired as exc:
-            stderr = _text(exc.stderr)
-            raise CommandTimedOut(
-                f"command {self.command[0]!r} ran past {self.timeout}s and was killed"
-                + (f"; stderr: {stderr[-2000:]}" if stderr else "")
-            ) from None
         except OSError as exc:
             raise CommandFailed(f"cannot start command {self.command!r}: {exc}") from exc
+        try:
+            stdout, stderr = proc.communicate(payload, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            stderr = proc.communicate()[1]  # what it wrote before the timeout is kept
+            raise CommandTimedOut(
+                f"command {self.command[0]!r} ran past {self.timeout}s and was killed"
+                + (f"; stderr: {stderr[-2000:].strip()}" if stderr.strip() else "")
+            ) from None
+        except BaseException:  # Ctrl-C: the program is in its own session and did not get it
+            _kill(proc)
+            proc.wait()
+            raise
         if proc.returncode != 0:
             raise CommandFailed(
                 f"command {self.command[0]!r} exited with code {proc.returncode}; "
-                f"stderr: {proc.stderr[-2000:].strip() or '(empty)'}"
+                f"stderr: {stderr[-2000:].strip() or '(empty)'}"
             )
-        return _parse_stdout(proc.stdout, proc.stderr)
+        return _parse_stdout(stdout, stderr)
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError):  # already gone
+        pass
 
 
 def _parse_stdout(stdout: str, stderr: str) -> Any:
@@ -117,9 +136,3 @@ def _parse_stdout(stdout: str, stderr: str) -> Any:
             f"stderr: {stderr[-2000:].strip() or '(empty)'}"
         ) from None
     return value
-
-
-def _text(data: bytes | str | None) -> str:
-    if data is None:
-        return ""
-    return data.decode(errors="replace") if isinstance(data, bytes) else data

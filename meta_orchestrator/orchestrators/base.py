@@ -78,7 +78,7 @@ class Orchestrator(ABC):
         self.pending: Counter[str] = Counter()
         self.completed: Counter[str] = Counter()
         self.stop_reason: str | None = None
-        self._done_indices: set[int] = set()
+        self._done = 0  # a count, not a set of indices: memory must not grow with the trials
         self._next_index = 0
 
     # ----------------------------------------------------------------------------- the contract
@@ -114,9 +114,11 @@ class Orchestrator(ABC):
 
     def restore(self, results: Iterable[TrialResult]) -> None:
         """Rebuild state from trials stored by an earlier, interrupted run of this experiment."""
+        highest = -1
         for result in results:
             self._record(result)
-        self._next_index = max(self._done_indices, default=-1) + 1
+            highest = max(highest, result.index)
+        self._next_index = highest + 1
 
     def stop(self, reason: str) -> None:
         """Dispatch nothing more (budget, early stop); pending trials still report back."""
@@ -130,10 +132,10 @@ class Orchestrator(ABC):
 
     @property
     def done(self) -> int:
-        return len(self._done_indices)
+        return self._done
 
     def _record(self, result: TrialResult) -> None:
-        self._done_indices.add(result.index)
+        self._done += 1
         self.completed[result.variant] += 1
         self._observe(result)
 

@@ -6,7 +6,10 @@ the machine's speed or an API's latency during the run affects every variant ali
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from meta_orchestrator.experiment_hub.config import ExperimentConfig
+from meta_orchestrator.experiment_hub.trial import TrialResult
 from meta_orchestrator.orchestrators.base import Orchestrator
 
 
@@ -17,20 +20,31 @@ class StandardOrchestrator(Orchestrator):
         super().__init__(experiment, seed)
         assert experiment.trials_per_variant is not None
         self.trials_per_variant = experiment.trials_per_variant
+        self._redo: list[int] = []
 
     @property
     def planned_trials(self) -> int:
         return self.trials_per_variant * len(self.variants)
 
     def _choose(self) -> tuple[int, str] | None:
-        while self._next_index < self.planned_trials:
+        if self._redo:
+            index = self._redo.pop()
+        elif self._next_index < self.planned_trials:
             index = self._next_index
             self._next_index += 1
-            if index not in self._done_indices:
-                return index, self.variants[index % len(self.variants)]
-        return None
+        else:
+            return None
+        return index, self.variants[index % len(self.variants)]
 
-    def restore(self, results):  # type: ignore[no-untyped-def]
-        super().restore(results)
-        # Indices missing from the store (cancelled by an interrupt) are dispatched again.
-        self._next_index = 0
+    def restore(self, results: Iterable[TrialResult]) -> None:
+        seen: set[int] = set()  # only while restoring; a running experiment keeps counts alone
+
+        def remember(stored: Iterable[TrialResult]) -> Iterator[TrialResult]:
+            for result in stored:
+                seen.add(result.index)
+                yield result
+
+        super().restore(remember(results))
+        # Indices below the highest stored one that are missing were cancelled by an interrupt:
+        # they are dispatched again first, lowest first.
+        self._redo = sorted(set(range(self._next_index)) - seen, reverse=True)

@@ -8,6 +8,8 @@ queued, so another process following the run sees a trial within about 100 ms of
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
 import queue
@@ -24,6 +26,7 @@ from meta_orchestrator.store.connection import connect_for_writing
 
 COMMIT_INTERVAL = 0.1
 _MAX_BATCH = 5000
+_ROWS_PER_STATEMENT = 50  # 17 columns x 50 rows: under SQLite's oldest 999-variable limit
 
 _INSERT_TRIAL = """
 INSERT OR IGNORE INTO trials (run_id, experiment, variant, trial_index, seed, status, started_at,
@@ -68,7 +71,7 @@ def trial_row(result: TrialResult) -> tuple[Any, ...]:
         _finite_or_none(result.score),
         None if success is None else float(success),
         float(metrics.get("cost", 0.0)),
-        json.dumps(metrics, allow_nan=False, default=float) if _all_finite(metrics) else "{}",
+        _metrics_json(metrics),
         result.error,
         result.traceback,
         result.attempts,
@@ -80,8 +83,14 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _all_finite(metrics: dict[str, float]) -> bool:
-    return all(math.isfinite(v) for v in metrics.values())
+_encode_json = json.JSONEncoder(allow_nan=False, default=float).encode
+
+
+def _metrics_json(metrics: dict[str, float]) -> str:
+    try:
+        return _encode_json(metrics)
+    except ValueError:  # a non-finite value: the row keeps its columns, the JSON stays valid
+        return "{}"
 
 
 class _Barrier:
@@ -103,6 +112,7 @@ class StoreWriter:
         self.path = Path(path)
         self._conn = connect_for_writing(self.path)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._wake = threading.Event()  # set by callers that wait; rows never wake the thread
         self._error: BaseException | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
@@ -184,6 +194,7 @@ class StoreWriter:
         self._check()
         statement = _Statement(sql, params)
         self._queue.put(statement)
+        self._wake.set()
         statement.done.wait()
         self._check()
 
@@ -193,17 +204,22 @@ class StoreWriter:
             return
         barrier = _Barrier()
         self._queue.put(barrier)
+        self._wake.set()
         barrier.done.wait()
         self._check()
 
     def close(self) -> None:
+        """Commit what is queued and stop the thread; a failed write still raises, after cleanup."""
         if self._closed:
             return
-        self.flush()
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
-        self._conn.close()
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._queue.put(None)
+            self._wake.set()
+            self._thread.join()
+            self._conn.close()
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -221,46 +237,68 @@ class StoreWriter:
             raise StoreError(f"the run store writer for {self.path} is closed")
 
     def _loop(self) -> None:
-        pending: list[Any] = []
+        backlog = False
         while True:
-            item = self._queue.get()
-            pending.append(item)
-            deadline = time.monotonic() + COMMIT_INTERVAL
-            # Gather what else arrives within the commit interval, but never hold a barrier or a
-            # synchronous statement back: their callers are waiting.
-            while len(pending) < _MAX_BATCH and isinstance(pending[-1], tuple):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    pending.append(self._queue.get(timeout=remaining))
-                except queue.Empty:
-                    break
-            stop = self._write(pending)
-            pending = []
-            if stop:
+            items = [self._queue.get()]
+            if isinstance(items[0], tuple) and not backlog:
+                # Let rows gather for up to the commit interval. Rows do not wake this thread (a
+                # wake-up per row costs the producer a GIL hand-off per trial); a caller waiting on
+                # a flush or a statement sets ``_wake`` and cuts the wait short.
+                self._wake.wait(COMMIT_INTERVAL)
+            self._wake.clear()
+            backlog = self._drain(items)
+            if self._write(items):
                 return
+            del items  # an idle writer holds no rows
+
+    def _drain(self, items: list[Any]) -> bool:
+        """Move queued items into ``items``; True if the batch is full and more may be waiting."""
+        while len(items) < _MAX_BATCH:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return False
+        return True
 
     def _write(self, items: list[Any]) -> bool:
-        stop = False
-        waiters: list[threading.Event] = []
+        """Commit ``items`` in one transaction; consecutive rows go in with one ``executemany``."""
+        waiters = [item.done for item in items if isinstance(item, _Statement | _Barrier)]
         try:
             with self._conn:
-                for item in items:
-                    if item is None:
-                        stop = True
-                    elif isinstance(item, tuple):
-                        self._conn.execute(item[0], item[1])
-                    elif isinstance(item, _Statement):
-                        self._conn.execute(item.sql, item.params)
-                        waiters.append(item.done)
-                    else:
-                        waiters.append(item.done)
+                for sql, group in itertools.groupby(items, _row_sql):
+                    if sql is not None:
+                        self._insert_rows(sql, [row for _, row in group])
+                        continue
+                    for item in group:
+                        if isinstance(item, _Statement):
+                            self._conn.execute(item.sql, item.params)
         except sqlite3.Error as exc:  # surfaced to the orchestrating thread on its next call
             self._error = exc
-            for item in items:
-                if isinstance(item, _Statement | _Barrier):
-                    waiters.append(item.done)
         for event in waiters:
             event.set()
-        return stop
+        return any(item is None for item in items)
+
+    def _insert_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        # sqlite3 releases the GIL around every statement step; one step per row makes the
+        # orchestrating thread hand the GIL back and forth per trial. Many rows per statement don't.
+        size = _ROWS_PER_STATEMENT
+        full = len(rows) - len(rows) % size
+        if full:
+            many = _multi_row_sql(sql, size)
+            for start in range(0, full, size):
+                self._conn.execute(
+                    many, list(itertools.chain.from_iterable(rows[start : start + size]))
+                )
+        if full < len(rows):
+            self._conn.executemany(sql, rows[full:])
+
+
+@functools.cache
+def _multi_row_sql(sql: str, rows: int) -> str:
+    head, _, values = sql.rpartition("VALUES")
+    return f"{head}VALUES {', '.join([values.strip()] * rows)}"
+
+
+def _row_sql(item: Any) -> str | None:
+    """The statement of a queued row (``(sql, params)``); ``None`` for statements and barriers."""
+    return item[0] if isinstance(item, tuple) else None

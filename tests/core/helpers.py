@@ -1,0 +1,153 @@
+"""Helpers for the core engine tests: small configs and what a run left in its store.
+
+Configs are plain dicts (``load_config`` accepts a mapping); ``python_path`` points at
+``tests/fixtures`` so the misbehaving agents there import like any user module.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meta_orchestrator.backends.base import Backend
+from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def simulated(success_rate: float, **fields: Any) -> dict[str, Any]:
+    """A simulated variant with no latency: trials cost microseconds."""
+    return {"type": "simulated", "success_rate": success_rate, "latency_mean": 0.0, **fields}
+
+
+def python_agent(agent: str, **params: Any) -> dict[str, Any]:
+    return {"type": "python", "agent": agent, "params": params}
+
+
+def standard(name: str, variants: list[str], trials_per_variant: int) -> dict[str, Any]:
+    return {"name": name, "variants": variants, "trials_per_variant": trials_per_variant}
+
+
+def mab(name: str, variants: list[str], total_trials: int, **settings: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "orchestrator": "mab",
+        "variants": variants,
+        "mab_settings": {"total_trials": total_trials, **settings},
+    }
+
+
+def suite(
+    variants: dict[str, Any], experiments: list[dict[str, Any]], **top: Any
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "name": "core-test",
+        "seed": 7,
+        "python_path": [str(FIXTURES)],
+        "variants": variants,
+        "experiments": experiments,
+        "trial": {"timeout_seconds": 5, "retries": 0},
+    }
+    config.update(copy.deepcopy(top))
+    return config
+
+
+@dataclass
+class Ran:
+    """A finished (or interrupted) run and the store it was written to."""
+
+    run_id: str
+    db: Path
+    results_dir: Path
+
+    def trials(self, experiment: str | None = None) -> list[TrialResult]:
+        with RunStore(self.db) as store:
+            return [r for _, r in store.iter_trials(self.run_id, experiment=experiment)]
+
+    def record(self) -> RunRecord:
+        with RunStore(self.db) as store:
+            return store.get_run(self.run_id)
+
+    def experiments(self) -> dict[str, ExperimentRecord]:
+        with RunStore(self.db) as store:
+            return {e.name: e for e in store.experiments(self.run_id)}
+
+
+class RunSuite:
+    """Runs configs into one store and results folder (the ``run_suite`` fixture)."""
+
+    def __init__(self, db: Path, results_dir: Path) -> None:
+        self.db = db
+        self.results_dir = results_dir
+
+    def __call__(self, config: Any, **kwargs: Any) -> Ran:
+        """``run_experiment_suite(config, **kwargs)`` into this store."""
+        from meta_orchestrator.hub import run_experiment_suite
+
+        run_id = run_experiment_suite(
+            config, db_path=self.db, results_dir=self.results_dir, **kwargs
+        )
+        return Ran(run_id, self.db, self.results_dir)
+
+    def only_run(self) -> Ran:
+        """The store's single run (one that raised, so no id was returned)."""
+        return Ran(only_run_id(self.db), self.db, self.results_dir)
+
+
+def only_run_id(db: Path) -> str:
+    with RunStore(db) as store:
+        runs = store.list_runs()
+    assert len(runs) == 1, [r.id for r in runs]
+    return runs[0].id
+
+
+class ScriptedBackend(Backend):
+    """Runs nothing: each result comes from ``outcome(spec)``; the newest submission finishes first,
+    so feedback arrives out of dispatch order whenever more than one trial is in flight."""
+
+    name = "scripted"
+
+    def __init__(self, outcome: Callable[[TrialSpec], float], max_in_flight: int = 1) -> None:
+        super().__init__(max_in_flight)
+        self.outcome = outcome
+        self.pending: list[TrialSpec] = []
+        self.submitted: list[TrialSpec] = []
+        self.keep_specs = True
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.pending)
+
+    def submit(self, spec: TrialSpec) -> None:
+        self.pending.append(spec)
+        if self.keep_specs:
+            self.submitted.append(spec)
+
+    def next_result(self, timeout: float | None = None) -> TrialResult | None:
+        if not self.pending:
+            return None
+        return result_for(self.pending.pop(), self.outcome)
+
+    def cancel_all(self) -> None:
+        self.pending.clear()
+
+
+def result_for(spec: TrialSpec, outcome: Callable[[TrialSpec], float]) -> TrialResult:
+    score = outcome(spec)
+    return TrialResult(
+        run_id=spec.run_id,
+        experiment=spec.experiment,
+        variant=spec.variant,
+        index=spec.index,
+        seed=spec.seed,
+        status="ok",
+        started_at=0.0,
+        ended_at=0.0,
+        latency=0.0,
+        metrics={"success": score, "cost": 0.0, "latency": 0.0},
+        score=score,
+    )
