@@ -100,19 +100,12 @@ class Moments:
     sd: float | None = None
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> Moments:
-        """Exact for constant samples (SD 0, the mean the value itself), two-pass otherwise."""
-        n = len(values)
-        if n == 0:
-            return cls(0)
-        low, high = min(values), max(values)
-        if low == high:
-            return cls(n, float(low), 0.0 if n > 1 else None)
-        mean = math.fsum(values) / n
-        if n < 2:
-            return cls(n, mean)
-        m2 = math.fsum((v - mean) * (v - mean) for v in values)
-        return cls(n, mean, math.sqrt(m2 / (n - 1)))
+    def of(cls, values: Iterable[float]) -> Moments:
+        """Moments of a sample, in one streaming pass; exact (SD 0) for a constant sample."""
+        running = _Running()
+        for value in values:
+            running.add(value)
+        return running.moments()
 
 
 @dataclass(frozen=True)
@@ -170,13 +163,34 @@ class RunData:
         return cls(run_id, name, source, variants)
 
 
+class _Running:
+    """Welford's streaming mean and variance: O(1) memory, and exact for a constant sample."""
+
+    __slots__ = ("m2", "mean", "n")
+
+    def __init__(self) -> None:
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def add(self, value: float) -> None:
+        self.n += 1
+        delta = value - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (value - self.mean)
+
+    def moments(self) -> Moments:
+        if self.n == 0:
+            return Moments(0)
+        sd = math.sqrt(max(self.m2, 0.0) / (self.n - 1)) if self.n > 1 else None
+        return Moments(self.n, self.mean, sd)
+
+
 class _Collector:
-    """Gathers metric values per variant from trials (dicts or ``TrialResult``), in one pass."""
+    """Per-variant moments of every metric, from trials streamed past it once."""
 
     def __init__(self) -> None:
         self.trials: dict[Key, int] = {}
         self.ok: dict[Key, int] = {}
-        self.values: dict[Key, dict[str, list[float]]] = {}
+        self.running: dict[Key, dict[str, _Running]] = {}
 
     def add(
         self,
@@ -189,18 +203,22 @@ class _Collector:
     ) -> None:
         key = (experiment, variant)
         self.trials[key] = self.trials.get(key, 0) + 1
-        values = self.values.setdefault(key, {})
-        # Every trial has a score (a failed one scores as achieving nothing) and a latency.
-        for name, value in (("score", score), ("latency", latency)):
+        running = self.running.setdefault(key, {})
+
+        def add(name: str, value: Any) -> None:
             if _is_number(value):
-                values.setdefault(name, []).append(float(value))
+                running.setdefault(name, _Running()).add(float(value))
+
+        # Every trial has a score (a failed one scores as achieving nothing) and a latency.
+        add("score", score)
+        add("latency", latency)
         if status != "ok":
-            values.setdefault("success", []).append(0.0)  # as summary.md's success rate counts it
+            add("success", 0.0)  # as summary.md's success rate counts it
             return
         self.ok[key] = self.ok.get(key, 0) + 1
         for name, value in metrics.items():
-            if name not in ("score", "latency") and _is_number(value):
-                values.setdefault(name, []).append(float(value))
+            if name not in ("score", "latency"):
+                add(name, value)
 
     def variants(self) -> dict[Key, VariantData]:
         return {
@@ -209,7 +227,7 @@ class _Collector:
                 key[1],
                 count,
                 self.ok.get(key, 0),
-                {name: Moments.of(v) for name, v in self.values[key].items()},
+                {name: r.moments() for name, r in self.running[key].items()},
             )
             for key, count in self.trials.items()
         }

@@ -167,7 +167,8 @@ def test_failed_trials_count_as_no_success() -> None:
     baseline = RunData.from_values({("e", "v"): [1.0] * 40}, metric="success")
     data = run_from_trials([("ok", 1.0)] * 30 + [("error", None)] * 10)
     row = compare_runs(baseline, data, metric="success").rows[0]
-    assert row.candidate_n == 40 and row.candidate_mean == 0.75 and row.verdict == REGRESSION
+    assert row.candidate_n == 40 and row.candidate_mean == pytest.approx(0.75)
+    assert row.verdict == REGRESSION
 
 
 def run_from_trials(trials: list[tuple[str, float | None]]) -> RunData:
