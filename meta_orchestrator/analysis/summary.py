@@ -5,7 +5,8 @@ Everything is computed from SQL aggregates (``RunStore.variant_aggregates``, ``l
 
 Conventions the numbers follow:
 
-* ``mean_score`` averages the trials that finished ``ok``; errors and timeouts have no score.
+* ``mean_score`` averages every scored trial; a failed trial (error, timeout) scores as one that
+  achieved nothing (``scoring.failure_score``), so failures pull the mean down.
 * ``success_rate`` divides successes by *all* trials, so an error or a timeout counts as a failure.
 * Latency (mean, p50, p95, nearest rank) and cost cover every trial.
 * The best variant (rank 1) is compared with each other one by Welch's t-test on score; the p-values
