@@ -1,14 +1,27 @@
 """The thread-pool backend: agents are mostly I/O-bound (model and tool calls), so threads overlap
-their waiting. Results come back in completion order through a queue fed by future callbacks."""
+their waiting. Results come back in completion order through a queue.
+
+The pool's threads are daemons, not ``concurrent.futures`` workers: Python joins those at exit, so
+one hung agent would hold Ctrl-C (and the end of the run) until it returned. ``cancel_all`` retires
+the current threads — a thread still inside a trial finishes it, its result is dropped, and it exits —
+and later submissions get fresh threads, so an abandoned trial never takes a slot from the next ones.
+"""
 
 from __future__ import annotations
 
+import itertools
 import queue
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+import time
+import traceback
+from collections.abc import Mapping
 
 from meta_orchestrator.backends.base import Backend
 from meta_orchestrator.experiment_hub.execution import TrialRunner
+from meta_orchestrator.experiment_hub.scoring import failure_score
 from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+
+_STOP = None
 
 
 class ThreadBackend(Backend):
@@ -17,45 +30,85 @@ class ThreadBackend(Backend):
     def __init__(self, runner: TrialRunner, max_in_flight: int = 8) -> None:
         super().__init__(max_in_flight)
         self.runner = runner
-        self._pool: ThreadPoolExecutor | None = None
-        self._done: queue.SimpleQueue[Future[TrialResult]] = queue.SimpleQueue()
-        self._pending: set[Future[TrialResult]] = set()
-
-    def start(self) -> None:
-        self._pool = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="trial")
+        self._tickets = itertools.count()
+        self._pending: set[int] = set()
+        self._results: queue.SimpleQueue[tuple[int, TrialResult]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[int, TrialSpec] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
 
     def close(self) -> None:
         self.cancel_all()
-        if self._pool is not None:
-            # Do not wait: a hung agent must not hold the run (its thread is abandoned).
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
 
     @property
     def in_flight(self) -> int:
         return len(self._pending)
 
     def submit(self, spec: TrialSpec) -> None:
-        if self._pool is None:
-            self.start()
-        assert self._pool is not None
-        future = self._pool.submit(self.runner.run, spec)
-        self._pending.add(future)
-        future.add_done_callback(self._done.put)
+        ticket = next(self._tickets)
+        self._pending.add(ticket)
+        self._jobs.put((ticket, spec))
+        if len(self._threads) < min(self.max_in_flight, len(self._pending)):
+            self._spawn()
 
     def next_result(self, timeout: float | None = None) -> TrialResult | None:
         while self._pending:
             try:
-                future = self._done.get(timeout=timeout)
+                ticket, result = self._results.get(timeout=timeout)
             except queue.Empty:
                 return None
-            if future not in self._pending:  # cancelled earlier; its result is dropped
-                continue
-            self._pending.discard(future)
-            return future.result()  # TrialRunner.run never raises for agent faults
+            if ticket in self._pending:  # else: cancelled earlier, its result is dropped
+                self._pending.discard(ticket)
+                return result
         return None
 
     def cancel_all(self) -> None:
-        for future in self._pending:
-            future.cancel()
+        """Forget pending trials and retire the threads; queued trials never start."""
         self._pending.clear()
+        for _ in self._threads:
+            self._jobs.put(_STOP)
+        self._threads = []
+        self._jobs = queue.SimpleQueue()
+
+    def _spawn(self) -> None:
+        thread = threading.Thread(
+            target=self._work,
+            args=(self._jobs,),
+            name=f"trial-{len(self._threads)}",
+            daemon=True,
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _work(self, jobs: queue.SimpleQueue[tuple[int, TrialSpec] | None]) -> None:
+        while (job := jobs.get()) is not _STOP:
+            ticket, spec = job
+            if ticket not in self._pending:
+                continue
+            started = time.time()
+            try:
+                result = self.runner.run(spec)
+            except BaseException as exc:  # TrialRunner never raises for agents; keep the run alive
+                result = _escaped(spec, started, exc, self.runner.weights)
+            self._results.put((ticket, result))
+
+
+def _escaped(
+    spec: TrialSpec, started: float, exc: BaseException, weights: Mapping[str, float]
+) -> TrialResult:
+    """An ``error`` trial for what escaped the runner (``SystemExit`` from an agent, say)."""
+    ended = time.time()
+    return TrialResult(
+        run_id=spec.run_id,
+        experiment=spec.experiment,
+        variant=spec.variant,
+        index=spec.index,
+        seed=spec.seed,
+        status="error",
+        started_at=started,
+        ended_at=ended,
+        latency=ended - started,
+        metrics={"latency": ended - started},
+        score=failure_score(ended - started, weights),
+        error=f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}",
+        traceback=traceback.format_exc(),
+    )

@@ -1,0 +1,101 @@
+"""The Ray backend on the session's local Ray: lifecycle, killed workers, and what it ships."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import meta_orchestrator
+from meta_orchestrator.backends import create_backend
+from meta_orchestrator.errors import MissingDependencyError
+from meta_orchestrator.experiment_hub.config import BackendConfig, RaySettings
+from meta_orchestrator.hub import run_experiment_suite
+from tests.backends.helpers import agent, load, rows, runner_for, simulated, spec, suite
+from tests.backends.helpers import write_agents as _write_agents
+
+
+def test_missing_ray_names_the_pip_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # "import ray" now raises ImportError
+    runner = runner_for(tmp_path, {"a": simulated(0.5)})
+    backend = create_backend(runner, BackendConfig(type="ray"))
+    with pytest.raises(MissingDependencyError, match=r"pip install 'meta-orchestrator\[ray\]'"):
+        backend.start()
+
+
+def test_uses_an_initialised_ray_and_leaves_it_running(
+    ray_local: ModuleType, tmp_path: Path
+) -> None:
+    runner = runner_for(tmp_path, {"a": simulated(0.5)})
+    backend = create_backend(runner, BackendConfig(type="ray", max_in_flight=2))
+    with backend:
+        backend.submit(spec("a", 0))
+        result = backend.next_result(timeout=30)
+    assert result is not None and result.ok
+    assert result.node_id == ray_local.get_runtime_context().get_node_id()
+    assert ray_local.is_initialized()
+
+
+def test_killed_workers_are_retried_or_recorded_and_the_run_completes(
+    ray_local: ModuleType, tmp_path: Path
+) -> None:
+    folder = _write_agents(tmp_path / "agents")
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    config = suite(
+        folder,
+        {
+            "fine": simulated(0.5),
+            "dies_once": agent("crash_once", marker_dir=str(markers)),
+            "dies_always": agent("crash_always"),
+        },
+        [
+            {"name": "faults", "variants": ["fine", "dies_once"], "trials_per_variant": 2},
+            {"name": "fatal", "variants": ["dies_always"], "trials_per_variant": 1},
+        ],
+        {"type": "ray", "max_in_flight": 4, "ray_settings": {"max_task_retries": 1}},
+    )
+    db = tmp_path / "runs.db"
+    run_experiment_suite(load(config, folder), db_path=db, results_dir=tmp_path / "out")
+    assert rows(db, "SELECT status FROM runs") == [("completed",)]
+    trials = rows(db, "SELECT experiment, variant, status, error FROM trials ORDER BY seq")
+    assert len(trials) == 5
+    survived = [t for t in trials if t[1] != "dies_always"]
+    assert all(status == "ok" for _, _, status, _ in survived)
+    assert len(list(markers.iterdir())) == 2  # each dies_once trial really died once
+    ((_, _, status, error),) = [t for t in trials if t[1] == "dies_always"]
+    assert status == "error"
+    assert "Ray could not run trial 0 of 'dies_always'" in error
+    assert "WorkerCrashedError" in error and "1 task retry" in error
+
+
+# ------------------------------------------------------------------------- runtime environment
+def test_shipped_modules_are_the_package_and_each_top_level_module(tmp_path: Path) -> None:
+    from meta_orchestrator.backends.ray import shipped_modules
+
+    (tmp_path / "my_agents.py").write_text("", encoding="utf-8")
+    (tmp_path / "helpers.py").write_text("", encoding="utf-8")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "results").mkdir()  # no __init__.py: not a package
+    (tmp_path / "runs.db").write_text("", encoding="utf-8")
+    (tmp_path / "not-a-name.py").write_text("", encoding="utf-8")
+    package = Path(meta_orchestrator.__file__).resolve().parent
+    assert shipped_modules([str(tmp_path), "/does/not/exist"]) == [
+        str(package),
+        str(tmp_path / "helpers.py"),
+        str(tmp_path / "my_agents.py"),
+        str(tmp_path / "pkg"),
+    ]
+
+
+def test_user_runtime_env_is_kept_and_extended_when_shipping(tmp_path: Path) -> None:
+    from meta_orchestrator.backends.ray import runtime_env_for
+
+    settings = RaySettings(address="auto", runtime_env={"env_vars": {"API": "x"}})
+    env = runtime_env_for(settings, [str(tmp_path)], shipping=True)
+    assert env is not None and env["env_vars"] == {"API": "x"}
+    assert env["py_modules"][0].endswith("meta_orchestrator")
+    assert runtime_env_for(RaySettings(), [str(tmp_path)], shipping=False) is None
