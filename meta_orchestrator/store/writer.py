@@ -26,7 +26,8 @@ from meta_orchestrator.store.connection import connect_for_writing
 
 COMMIT_INTERVAL = 0.1
 _MAX_BATCH = 5000
-_ROWS_PER_STATEMENT = 50  # 17 columns x 50 rows: under SQLite's oldest 999-variable limit
+_MAX_QUEUED = 2 * _MAX_BATCH  # rows; past this, add_trial waits for the writer
+_ROWS_PER_STATEMENT = 500  # fewer if the SQLite build allows fewer bound variables
 
 _INSERT_TRIAL = """
 INSERT OR IGNORE INTO trials (run_id, experiment, variant, trial_index, seed, status, started_at,
@@ -111,6 +112,7 @@ class StoreWriter:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn = connect_for_writing(self.path)
+        self._max_variables = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._wake = threading.Event()  # set by callers that wait; rows never wake the thread
         self._error: BaseException | None = None
@@ -184,6 +186,10 @@ class StoreWriter:
     def add_trial(self, result: TrialResult) -> None:
         self._check()
         self._queue.put((_INSERT_TRIAL, trial_row(result)))
+        if self._queue.qsize() > _MAX_QUEUED:
+            # The writer fell behind (it shares the GIL with a fast producer): wait for it rather
+            # than let the queue, and memory, grow with the number of trials.
+            self.flush()
 
     def add_log(self, run_id: str, level: str, message: str) -> None:
         if not self._closed:
@@ -279,9 +285,9 @@ class StoreWriter:
         return any(item is None for item in items)
 
     def _insert_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        # sqlite3 releases the GIL around every statement step; one step per row makes the
-        # orchestrating thread hand the GIL back and forth per trial. Many rows per statement don't.
-        size = _ROWS_PER_STATEMENT
+        # sqlite3 releases the GIL around every statement step and must win it back from the
+        # orchestrating thread: one step per row starves the writer. Many rows per statement don't.
+        size = max(1, min(_ROWS_PER_STATEMENT, self._max_variables // len(rows[0])))
         full = len(rows) - len(rows) % size
         if full:
             many = _multi_row_sql(sql, size)

@@ -12,6 +12,7 @@ import pytest
 from meta_orchestrator.errors import StoreError
 from meta_orchestrator.experiment_hub.trial import TrialResult
 from meta_orchestrator.store import COMMIT_INTERVAL, NewRun, RunStore, StoreWriter
+from meta_orchestrator.store import writer as writer_module
 from meta_orchestrator.store.schema import SCHEMA_VERSION
 
 
@@ -92,6 +93,29 @@ def test_rows_round_trip_in_order_across_batches(writer: StoreWriter) -> None:
     assert [t.index for t in stored] == list(range(123))
     assert stored[7] == _trial(7, variant="b", score=7.0)
     assert [line.message for line in logs] == [f"line {i}" for i in range(0, 123, 10)]
+
+
+def test_rows_go_in_with_a_sqlite_that_allows_few_variables(writer: StoreWriter) -> None:
+    writer._max_variables = 40  # two 17-column rows per statement, as an old SQLite would force
+    for i in range(25):
+        writer.add_trial(_trial(i))
+    writer.flush()
+    with RunStore(writer.path) as reader:
+        assert [t.index for _, t in reader.iter_trials("run-1")] == list(range(25))
+
+
+def test_a_fast_producer_waits_for_the_writer_instead_of_queueing_without_bound(
+    writer: StoreWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "_MAX_QUEUED", 10)
+    backlog = []
+    for i in range(200):
+        writer.add_trial(_trial(i))
+        backlog.append(writer._queue.qsize())
+    assert max(backlog) <= 11
+    writer.flush()
+    with RunStore(writer.path) as reader:
+        assert reader.trial_count("run-1") == 200
 
 
 def test_close_commits_everything_queued(tmp_path: Path) -> None:
