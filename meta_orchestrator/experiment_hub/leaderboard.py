@@ -32,9 +32,9 @@ class Leaderboard:
         self.current_experiment = result.experiment
         key = (result.experiment, result.variant)
         stats = self._scores.setdefault(key, _Running())
-        if result.score is None:
+        if not result.ok:  # failed trials have a (failure) score: count them by status
             self.errors += 1
-        else:
+        if result.score is not None:
             stats.add(result.score)
 
     def leader(self, experiment: str | None = None) -> tuple[str, float] | None:

@@ -147,6 +147,7 @@ def test_progress_bar_renders_leader_and_errors(run_suite: RunSuite) -> None:
     run_suite(config, listener=RichProgress(console))
     text = buffer.getvalue()
     assert "6/6" in text
+    assert "errors 3" in text
     assert "leader ok" in text
     assert "completed" in text
 
