@@ -1,0 +1,203 @@
+"""Harness overhead: no-op trials per second through the engine against a bare loop, side by side.
+
+    python benchmarks/bench_overhead.py [--trials 50000] [--repeats 3] [--profile]
+
+The bare loop is the least any harness must do per trial: build the context, call the ``noop``
+variant, time it, and INSERT the same 17-column row into a run store opened the same way (WAL,
+``synchronous=NORMAL``), committing every 100 ms as the engine's writer does. The engine runs the
+same variant through ``run_experiment_suite``: config, standard orchestrator, local backend,
+trial runner (validation, scoring), leaderboard, and the store writer thread.
+
+Rounds alternate bare loop and engine so that drift on a shared machine hits both alike; the table
+shows medians. "trial phase" runs from the ``run_experiment_suite`` call until its last trial is
+committed (seen by a reader); "whole call" also includes the report written after the last trial
+(``results.json``, ``summary.md``). The goal (issue 2) is a trial phase at least half the bare loop's rate with the
+same semantics: ``timeout_seconds: null``. The default per-trial timeout is shown too: it runs each
+trial on a watchdog thread (so a hung agent can be abandoned), a thread hand-off per trial.
+
+``--profile`` prints the engine's hottest functions (cProfile, main thread) after the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from meta_orchestrator.experiment_hub.variants.examples import noop_agent
+from meta_orchestrator.hub import run_experiment_suite
+from meta_orchestrator.store import RunStore
+from meta_orchestrator.store.connection import connect_for_writing
+
+INSERT = """
+INSERT INTO trials (run_id, experiment, variant, trial_index, seed, status, started_at, ended_at,
+    latency, score, success, cost, metrics_json, error, traceback, attempts, node_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+COMMIT_EVERY = 0.1
+
+
+def bare_loop(db: Path, trials: int) -> float:
+    """Seconds to run ``trials`` no-op trials by hand: call, time, INSERT, commit every 100 ms."""
+    conn = connect_for_writing(db)
+    conn.execute(
+        "INSERT INTO runs (id, name, status, orchestrator, backend, seed, planned_trials, "
+        "config_yaml, started_at, package_version) "
+        "VALUES ('bare', 'bare', 'running', 'loop', 'none', 0, ?, '', ?, '0')",
+        (trials, time.time()),
+    )
+    conn.commit()
+    host = socket.gethostname()
+    started = time.perf_counter()
+    last_commit = time.monotonic()
+    for index in range(trials):
+        context = {"run_id": "bare", "experiment": "e", "variant": "noop", "trial_index": index}
+        context["seed"] = index
+        wall = time.time()
+        t0 = time.perf_counter()
+        raw = noop_agent(context)
+        latency = time.perf_counter() - t0
+        metrics = {"success": float(raw["success"]), "cost": 0.0, "latency": latency}
+        score = metrics["success"]
+        conn.execute(
+            INSERT,
+            ("bare", "e", "noop", index, index, "ok", wall, wall + latency, latency, score)
+            + (metrics["success"], 0.0, json.dumps(metrics), None, None, 1, host),
+        )
+        if time.monotonic() - last_commit >= COMMIT_EVERY:
+            conn.commit()
+            last_commit = time.monotonic()
+    conn.commit()
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def engine_config(trials: int, timeout: float | None) -> dict[str, Any]:
+    return {
+        "name": "overhead",
+        "seed": 1,
+        "variants": {"noop": {"type": "python", "agent": "noop"}},
+        "experiments": [{"name": "e", "variants": ["noop"], "trials_per_variant": trials}],
+        "trial": {"timeout_seconds": timeout},
+    }
+
+
+class _Committed:
+    """A run listener that notes when the last trial is committed (visible to another reader)."""
+
+    def __init__(self, db: Path, trials: int) -> None:
+        self.db = db
+        self.trials = trials
+        self.at: float | None = None
+
+    def on_trial(self, result: Any, leaderboard: Any) -> None:
+        if leaderboard.total < self.trials:
+            return
+        with RunStore(self.db) as store:
+            while store.trial_count(result.run_id) < self.trials:
+                time.sleep(0.002)
+        self.at = time.perf_counter()
+
+
+def engine(folder: Path, trials: int, timeout: float | None) -> tuple[float, float]:
+    """(trial phase, whole call) seconds of one ``run_experiment_suite`` of no-op trials.
+
+    The trial phase runs from the call to the last trial committed: config, store, orchestrator,
+    every trial and its row, not the report written after the last trial.
+    """
+    db = folder / "engine.db"
+    committed = _Committed(db, trials)
+    started = time.perf_counter()
+    run_experiment_suite(
+        engine_config(trials, timeout), db_path=db, results_dir=folder, listener=committed
+    )
+    whole = time.perf_counter() - started
+    assert committed.at is not None
+    return committed.at - started, whole
+
+
+def _fresh(root: Path, name: str) -> Path:
+    folder = root / name
+    folder.mkdir()
+    return folder
+
+
+def measure(trials: int, repeats: int) -> dict[str, list[float]]:
+    rates: dict[str, list[float]] = {}
+
+    def add(key: str, seconds: float) -> None:
+        rates.setdefault(key, []).append(trials / seconds)
+
+    with tempfile.TemporaryDirectory(prefix="mo-bench-") as tmp:
+        root = Path(tmp)
+        for round_ in range(repeats):
+            add("bare", bare_loop(_fresh(root, f"bare{round_}") / "bare.db", trials))
+            trial_phase, whole = engine(_fresh(root, f"null{round_}"), trials, None)
+            add("null-trials", trial_phase)
+            add("null-whole", whole)
+            trial_phase, _ = engine(_fresh(root, f"watch{round_}"), trials, 60.0)
+            add("watchdog-trials", trial_phase)
+    return rates
+
+
+ROWS: list[tuple[str, str]] = [
+    ("bare", "bare loop: call `noop`, time it, INSERT the row, commit every 100 ms"),
+    ("null-trials", "run_experiment_suite, `timeout_seconds: null`: trial phase"),
+    ("null-whole", "run_experiment_suite, `timeout_seconds: null`: whole call incl. report"),
+    (
+        "watchdog-trials",
+        "run_experiment_suite, `timeout_seconds: 60` (watchdog thread): trial phase",
+    ),
+]
+
+
+def print_table(rates: dict[str, list[float]], trials: int, repeats: int) -> None:
+    bare = statistics.median(rates["bare"])
+    print(f"\n{trials:,} no-op trials per run; median of {repeats} alternating rounds\n")
+    print("| loop | trials/s | vs bare loop |")
+    print("| --- | ---: | ---: |")
+    for key, label in ROWS:
+        rate = statistics.median(rates[key])
+        print(f"| {label} | {rate:,.0f} | {rate / bare:.2f} |")
+    ratio = statistics.median(rates["null-trials"]) / bare
+    verdict = "meets" if ratio >= 0.5 else "misses"
+    print(f"\nengine / bare loop (same semantics): {ratio:.2f} — {verdict} the goal of >= 0.5")
+
+
+def profile(trials: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="mo-prof-") as tmp:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run_experiment_suite(
+            engine_config(trials, None), db_path=Path(tmp) / "p.db", results_dir=Path(tmp) / "r"
+        )
+        profiler.disable()
+    print("\nengine profile (main thread, timeout_seconds: null), by own time:")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(15)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="cProfile one engine run too")
+    args = parser.parse_args(argv)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {socket.gethostname()}")
+    print_table(measure(args.trials, args.repeats), args.trials, args.repeats)
+    if args.profile:
+        profile(args.trials)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
