@@ -1,0 +1,404 @@
+"""What the dashboard reads from the run store: plain functions and state objects, no Streamlit.
+
+A live view keeps one ``RunView`` per browser session. Opening a run *bootstraps* it with one SQL
+window query (per-variant cumulative sums, thinned to about ``SERIES_POINTS`` points per variant);
+every refresh after that reads only the trials committed after its ``after_seq`` cursor and adds
+them to running sums. So a refresh costs the same for the 100th and the 100,000th trial, and a
+finished 100,000-trial run is drawn from a few hundred points, not from every row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from scipy import stats as _scipy_stats
+
+from meta_orchestrator.store import RunRecord, RunStore
+
+SERIES_POINTS = 500
+HISTOGRAM_BINS = 30
+EXPORT_LIMIT = 200_000
+LOG_TAIL = 200
+CONFIDENCE = 0.95
+
+_EXPORT_COLUMNS = (
+    "seq", "experiment", "variant", "trial_index", "seed", "status", "started_at", "ended_at",
+    "latency", "score", "success", "cost", "metrics_json", "error", "attempts", "node_id",
+)  # fmt: skip
+
+
+class DashboardStore(RunStore):
+    """``RunStore`` plus the few whole-run queries only the dashboard needs.
+
+    They read with SQL aggregates and window functions, never row by row in Python.
+    """
+
+    def max_seq(self, run_id: str) -> int:
+        row = self._conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM trials WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def run_count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def cumulative_series(self, run_id: str, upto: int, points: int) -> list[sqlite3.Row]:
+        """Per (experiment, variant) cumulative sums at about ``points`` evenly spaced trials.
+
+        ``pos`` is the trial's position in its experiment (trials completed so far); the last row of
+        each variant holds its totals, so the same rows give the chart and the aggregates.
+        """
+        return self._conn.execute(
+            """
+            WITH ranked AS (
+                SELECT experiment, variant, seq,
+                       ROW_NUMBER() OVER (PARTITION BY experiment ORDER BY seq) AS pos,
+                       ROW_NUMBER() OVER v AS k,
+                       COUNT(score) OVER v AS score_n,
+                       TOTAL(score) OVER v AS score_sum,
+                       TOTAL(score * score) OVER v AS score_sq,
+                       TOTAL(status != 'ok') OVER v AS failures,
+                       COUNT(*) OVER (PARTITION BY experiment, variant) AS total
+                FROM trials WHERE run_id = :run AND seq <= :upto
+                WINDOW v AS (PARTITION BY experiment, variant ORDER BY seq
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+            )
+            SELECT experiment, variant, seq, pos, k, score_n, score_sum, score_sq, failures
+            FROM ranked
+            WHERE k = total OR k % MAX(1, total / :points) = 0
+            ORDER BY experiment, variant, k
+            """,
+            {"run": run_id, "upto": upto, "points": max(1, points)},
+        ).fetchall()
+
+    def histogram(
+        self, run_id: str, experiment: str, column: str, bins: int = HISTOGRAM_BINS
+    ) -> pd.DataFrame:
+        """Counts per variant in ``bins`` equal-width bins of ``latency`` or ``cost`` (SQL only)."""
+        if column not in ("latency", "cost", "score"):
+            raise ValueError(f"no histogram for column {column!r}")
+        where = f"run_id = ? AND experiment = ? AND {column} IS NOT NULL"
+        low, high = self._conn.execute(
+            f"SELECT MIN({column}), MAX({column}) FROM trials WHERE {where}", (run_id, experiment)
+        ).fetchone()
+        if low is None:
+            return pd.DataFrame(columns=["variant", "start", "end", "trials"])
+        if high == low:  # every value the same: one narrow bar where it is
+            half = abs(low) * 0.01 or 1e-6
+            low, high, bins = low - half, high + half, 1
+        width = (high - low) / bins
+        rows = self._conn.execute(
+            f"SELECT variant, MIN(CAST(({column} - ?) / ? AS INTEGER), ?) AS b, COUNT(*) "
+            f"FROM trials WHERE {where} GROUP BY variant, b ORDER BY variant, b",
+            (low, width, bins - 1, run_id, experiment),
+        ).fetchall()
+        return pd.DataFrame(
+            [(v, low + b * width, low + (b + 1) * width, n) for v, b, n in rows],
+            columns=["variant", "start", "end", "trials"],
+        )
+
+    def export_rows(self, run_id: str, limit: int = EXPORT_LIMIT) -> Iterator[tuple[Any, ...]]:
+        """Raw trial rows in commit order (``_EXPORT_COLUMNS``), at most ``limit`` of them."""
+        cursor = self._conn.execute(
+            f"SELECT {', '.join(_EXPORT_COLUMNS)} FROM trials WHERE run_id = ? "
+            "ORDER BY seq LIMIT ?",
+            (run_id, limit),
+        )
+        yield from cursor
+
+
+# ------------------------------------------------------------------------------- running sums
+@dataclass
+class VariantStats:
+    """Running sums for one variant: enough for its mean, interval and error count."""
+
+    trials: int = 0
+    failures: int = 0
+    score_n: int = 0
+    score_sum: float = 0.0
+    score_sq: float = 0.0
+
+    def add(self, status: str, score: float | None) -> None:
+        self.trials += 1
+        if status != "ok":
+            self.failures += 1
+        if score is not None and math.isfinite(score):
+            self.score_n += 1
+            self.score_sum += score
+            self.score_sq += score * score
+
+    @property
+    def mean(self) -> float | None:
+        return self.score_sum / self.score_n if self.score_n else None
+
+    @property
+    def sd(self) -> float | None:
+        return _sd(self.score_n, self.score_sum, self.score_sq)
+
+
+@dataclass
+class ExperimentView:
+    """One experiment of a run: per-variant sums and their thinned running-mean series."""
+
+    name: str
+    trials: int = 0
+    variants: dict[str, VariantStats] = field(default_factory=dict)
+    # per variant: (pos, score_n, score_sum, score_sq), at most 2 * SERIES_POINTS entries
+    series: dict[str, list[tuple[int, int, float, float]]] = field(default_factory=dict)
+
+    def add(self, variant: str, status: str, score: float | None) -> None:
+        self.trials += 1
+        stats = self.variants.setdefault(variant, VariantStats())
+        stats.add(status, score)
+        points = self.series.setdefault(variant, [])
+        points.append((self.trials, stats.score_n, stats.score_sum, stats.score_sq))
+        if len(points) > 2 * SERIES_POINTS:
+            points[:] = points[-1::-2][::-1]  # keep every other point, always the newest
+
+    def leader(self) -> tuple[str, float] | None:
+        scored = [(name, s.mean) for name, s in self.variants.items() if s.mean is not None]
+        if not scored:
+            return None
+        return max(scored, key=lambda item: (item[1], _neg_name(item[0])))
+
+
+def _neg_name(name: str) -> tuple[int, ...]:
+    """Sort key so that ties on the mean go to the alphabetically first variant under ``max``."""
+    return tuple(-ord(c) for c in name)
+
+
+class RunView:
+    """Everything the live and finished views draw for one run, updated incrementally.
+
+    Not thread-safe; Streamlit runs one script (or fragment) per session at a time.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.after_seq = 0
+        self.experiments: dict[str, ExperimentView] = {}
+        self.last_experiment: str | None = None
+
+    @classmethod
+    def bootstrap(cls, store: DashboardStore, run_id: str) -> RunView:
+        """Load the run's trials so far from SQL aggregates, without reading every row."""
+        view = cls(run_id)
+        upto = store.max_seq(run_id)
+        last_seq = 0
+        for row in store.cumulative_series(run_id, upto, SERIES_POINTS):
+            experiment = view.experiments.setdefault(
+                row["experiment"], ExperimentView(row["experiment"])
+            )
+            point = (row["pos"], row["score_n"], row["score_sum"], row["score_sq"])
+            experiment.series.setdefault(row["variant"], []).append(point)
+            experiment.variants[row["variant"]] = VariantStats(
+                trials=row["k"],
+                failures=int(row["failures"]),
+                score_n=row["score_n"],
+                score_sum=row["score_sum"],
+                score_sq=row["score_sq"],
+            )
+            experiment.trials = max(experiment.trials, row["pos"])
+            if row["seq"] > last_seq:
+                last_seq, view.last_experiment = row["seq"], row["experiment"]
+        view.after_seq = upto
+        return view
+
+    def update(self, store: RunStore) -> int:
+        """Read the trials committed since the last call; return how many there were."""
+        added = 0
+        for seq, result in store.iter_trials(self.run_id, after_seq=self.after_seq):
+            experiment = self.experiments.setdefault(
+                result.experiment, ExperimentView(result.experiment)
+            )
+            experiment.add(result.variant, result.status, result.score)
+            self.after_seq = seq
+            self.last_experiment = result.experiment
+            added += 1
+        return added
+
+    # ------------------------------------------------------------------------------ read-outs
+    @property
+    def trials(self) -> int:
+        return sum(e.trials for e in self.experiments.values())
+
+    @property
+    def failures(self) -> int:
+        return sum(s.failures for e in self.experiments.values() for s in e.variants.values())
+
+    def leader(self) -> tuple[str, float] | None:
+        """The best mean score so far in the experiment that last recorded a trial."""
+        if self.last_experiment is None:
+            return None
+        return self.experiments[self.last_experiment].leader()
+
+    def series_frame(self, experiment: str) -> pd.DataFrame:
+        """Running mean score per variant with its 95% band, one row per kept point."""
+        rows = [
+            (variant, pos, n, total, squares)
+            for variant, points in self.experiments[experiment].series.items()
+            for pos, n, total, squares in points
+            if n > 0
+        ]
+        frame = pd.DataFrame(rows, columns=["variant", "trials", "n", "sum", "sq"])
+        frame["mean"] = frame["sum"] / frame["n"]
+        variance = (frame["sq"] - frame["sum"] ** 2 / frame["n"]) / (frame["n"] - 1)
+        sd = variance.clip(lower=0.0) ** 0.5
+        dof = (frame["n"] - 1).clip(lower=1)
+        half = _scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * sd / frame["n"] ** 0.5
+        frame["low"] = (frame["mean"] - half).where(frame["n"] > 1)
+        frame["high"] = (frame["mean"] + half).where(frame["n"] > 1)
+        return frame[["variant", "trials", "n", "mean", "low", "high"]]
+
+    def ranking_frame(self, experiment: str) -> pd.DataFrame:
+        """Variants by running mean score (best first), with a 95% interval and error counts."""
+        rows = []
+        for name, s in self.experiments[experiment].variants.items():
+            low = high = None
+            if s.mean is not None and s.sd is not None:
+                half = _t_half_width(s.score_n, s.sd)
+                low, high = s.mean - half, s.mean + half
+            rows.append((name, s.trials, s.mean, low, high, s.failures))
+        frame = pd.DataFrame(
+            rows, columns=["variant", "trials", "mean score", "CI low", "CI high", "errors"]
+        )
+        frame = frame.sort_values(
+            ["mean score", "variant"], ascending=[False, True], na_position="last"
+        )
+        return frame.reset_index(drop=True)
+
+    def choice_frame(self, experiment: str) -> pd.DataFrame:
+        variants = self.experiments[experiment].variants
+        return pd.DataFrame(
+            [(name, s.trials) for name, s in variants.items()], columns=["variant", "trials"]
+        )
+
+
+def _sd(n: int, total: float, squares: float) -> float | None:
+    if n < 2:
+        return None
+    return math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)))
+
+
+def _t_half_width(n: int, sd: float) -> float:
+    return float(_scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
+
+
+# ---------------------------------------------------------------------------------- progress
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    planned: int
+    failures: int
+    elapsed: float
+    eta: float | None
+    leader: tuple[str, float] | None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.planned) if self.planned else 0.0
+
+
+def progress(run: RunRecord, view: RunView, now: float | None = None) -> Progress:
+    """Done / planned, errors, elapsed and (while running) the ETA at the current pace."""
+    end = run.ended_at if run.ended_at is not None else (now or time.time())
+    elapsed = max(0.0, end - run.started_at)
+    done = view.trials
+    eta = None
+    if run.status == "running" and done and run.planned_trials > done:
+        eta = elapsed / done * (run.planned_trials - done)
+    return Progress(done, run.planned_trials, view.failures, elapsed, eta, view.leader())
+
+
+def process_gone(run: RunRecord) -> bool:
+    """True if a ``running`` run's process on this host no longer exists (killed, crashed)."""
+    if run.status != "running" or run.pid is None or run.host != socket.gethostname():
+        return False
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+# ------------------------------------------------------------------------------- run browser
+RUN_COLUMNS = ["id", "name", "date", "status", "orchestrator", "trials", "leader"]
+
+
+def run_table(records: list[RunRecord], leaders: dict[str, str | None]) -> pd.DataFrame:
+    """One row per run, in the given order; ``leaders`` maps run ids to their leading variant."""
+    rows = [
+        (
+            r.id,
+            r.name,
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
+            r.status,
+            r.orchestrator,
+            f"{r.trials}/{r.planned_trials}",
+            leaders.get(r.id) or "—",
+        )
+        for r in records
+    ]
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def filter_runs(
+    runs: pd.DataFrame, text: str = "", statuses: list[str] | None = None
+) -> pd.DataFrame:
+    """Runs whose id, name, date, orchestrator or leader contains ``text`` (case-insensitive)."""
+    keep = pd.Series(True, index=runs.index)
+    if statuses:
+        keep &= runs["status"].isin(statuses)
+    needle = text.strip().lower()
+    if needle:
+        haystack = (
+            runs[["id", "name", "date", "orchestrator", "leader"]].astype(str).agg(" ".join, axis=1)
+        )
+        keep &= haystack.str.lower().str.contains(needle, regex=False)
+    return runs[keep]
+
+
+# ---------------------------------------------------------------------------------- downloads
+def trials_csv(store: DashboardStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(_EXPORT_COLUMNS)
+    writer.writerows(store.export_rows(run_id, limit))
+    return out.getvalue()
+
+
+def trials_json(store: DashboardStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
+    """A JSON array of trials; ``metrics_json`` is expanded into a ``metrics`` object."""
+    out = io.StringIO()
+    out.write("[")
+    for i, row in enumerate(store.export_rows(run_id, limit)):
+        record = dict(zip(_EXPORT_COLUMNS, row, strict=True))
+        record["metrics"] = json.loads(record.pop("metrics_json") or "{}")
+        out.write(("," if i else "") + "\n" + json.dumps(record, allow_nan=False, default=str))
+    out.write("\n]\n")
+    return out.getvalue()

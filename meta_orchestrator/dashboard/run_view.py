@@ -1,0 +1,439 @@
+"""The Runs view: the sidebar run browser and one run, live (refreshed every second) or finished."""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from meta_orchestrator.analysis.report import render_summary_markdown
+from meta_orchestrator.analysis.summary import (
+    ExperimentSummary,
+    RunSummary,
+    run_leader,
+    summarize_run,
+)
+from meta_orchestrator.dashboard import charts, launcher
+from meta_orchestrator.dashboard.common import Settings, plain, shown_errors
+from meta_orchestrator.dashboard.data import (
+    EXPORT_LIMIT,
+    LOG_TAIL,
+    DashboardStore,
+    RunView,
+    filter_runs,
+    format_duration,
+    process_gone,
+    progress,
+    run_table,
+    trials_csv,
+    trials_json,
+)
+from meta_orchestrator.store import ExperimentRecord, RunRecord
+
+REFRESH_SECONDS = 1.0
+STATUSES = ["running", "completed", "failed", "interrupted"]
+
+
+# ------------------------------------------------------------------------------- run browser
+def sidebar_browser(store: DashboardStore) -> str | None:
+    """Past runs newest first, filtered; returns the selected run id (``None`` if there is none)."""
+    records = store.list_runs()
+    runs = run_table(records, _leaders(store, records))
+    if runs.empty:
+        st.sidebar.info("No runs in this store yet.")
+        return None
+    text = st.sidebar.text_input("Filter runs", key="run_filter", placeholder="name, id, variant…")
+    statuses = st.sidebar.multiselect("Status", STATUSES, key="run_statuses")
+    shown = filter_runs(runs, text, statuses)
+    if shown.empty:
+        st.sidebar.warning("No run matches the filter.")
+        return None
+    labels = {row.id: f"{row.name} · {row.status} · {row.date}" for row in shown.itertuples()}
+    wanted = st.session_state.get("run_id")
+    if wanted in labels:
+        st.session_state["run_pick"] = wanted
+    selected = st.sidebar.selectbox(
+        "Run", list(labels), key="run_pick", format_func=labels.__getitem__, on_change=_picked
+    )
+    st.sidebar.dataframe(
+        shown.drop(columns=["id"]),
+        hide_index=True,
+        width="stretch",
+        height=min(400, 38 + 35 * len(shown)),
+    )
+    st.session_state["run_id"] = selected
+    return selected
+
+
+def _picked() -> None:
+    st.session_state["run_id"] = st.session_state["run_pick"]
+
+
+def _leaders(store: DashboardStore, records: list[RunRecord]) -> dict[str, str | None]:
+    return {r.id: _leader(store, str(store.path), r.id, r.trials, r.status) for r in records}
+
+
+@st.cache_data(max_entries=5000, show_spinner=False)
+def _leader(_store: DashboardStore, db: str, run_id: str, trials: int, status: str) -> str | None:
+    return run_leader(_store, run_id)
+
+
+# ---------------------------------------------------------------------------------- one run
+def render_run(store: DashboardStore, run_id: str, settings: Settings) -> None:
+    record = store.get_run(run_id)
+    _header(record)
+    _status_notes(record)
+    _stop_button(store, record)
+    live = record.status == "running" and not process_gone(record)
+    summary = None
+    if not live and record.trials:
+        summary = _summary(store, str(store.path), record.id, record.trials, record.status)
+    panel = st.fragment(run_every=REFRESH_SECONDS if live else None)(_run_panel)
+    panel(settings.db, run_id, live, summary)
+    if summary is not None:
+        _finished_tabs(store, record, summary)
+
+
+def _header(record: RunRecord) -> None:
+    st.title(plain(record.name))
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_at))
+    st.caption(
+        f"Run `{record.id}` · status **{plain(record.status)}** · orchestrator "
+        f"`{record.orchestrator}` · backend `{record.backend}` · seed {record.seed} · "
+        f"started {started}"
+    )
+
+
+def _status_notes(record: RunRecord) -> None:
+    if process_gone(record):
+        st.warning(
+            f"This run is marked running, but its process ({record.pid}) is gone: it was killed "
+            f"or crashed. Continue it with `meta-orchestrator resume {record.id}`."
+        )
+    if record.status == "failed":
+        st.error(f"This run failed: {plain(record.error or 'no error recorded')}")
+    elif record.status == "interrupted":
+        st.warning(
+            f"This run was interrupted; its completed trials are kept. Continue it with "
+            f"`meta-orchestrator resume {record.id}`."
+        )
+    if record.trials == 0 and record.status != "running":
+        st.info("This run recorded no trials, so there is nothing to rank or chart.")
+    if record.stop_reason:
+        st.caption(f"Stop reason: {plain(record.stop_reason)}")
+
+
+def _stop_button(store: DashboardStore, record: RunRecord) -> None:
+    launch = launcher.launch_for_run(record.id, store)
+    if launch is None or not launch.running:
+        return
+    if st.button("Stop run (SIGINT)", key=f"stop-{record.id}", type="primary"):
+        launch.stop()
+        st.toast("Stop requested: the run finishes its current trial and is marked interrupted.")
+
+
+# ------------------------------------------------------------------------ live / finished panel
+def _run_panel(db: Path, run_id: str, live: bool, summary: RunSummary | None) -> None:
+    """Progress and, per experiment, charts and ranking; while ``live`` also the log tail.
+
+    As a fragment it re-runs every second while ``live``, reading only the new trials. A finished
+    run ranks its variants from ``summary`` (intervals, latency quantiles, tests against the best).
+    """
+    with shown_errors("Reading the run"), DashboardStore(db) as store:
+        record = store.get_run(run_id)
+        view = _view_state(store, record)
+        view.update(store)
+        experiments = store.experiments(run_id)
+        if live and (record.status != "running" or process_gone(record)):
+            st.rerun()  # the run ended: redraw the whole page as a finished run
+        _progress(record, view)
+        if live and not view.trials:
+            st.info("The run has started; waiting for its first trial…")
+        ranked = {e.name: e for e in summary.experiments} if summary else {}
+        for experiment in experiments:
+            _experiment_panel(experiment, view, ranked.get(experiment.name))
+        if live:
+            with st.expander(f"Log (last {LOG_TAIL} lines)", expanded=True):
+                _log_tail(store, run_id)
+
+
+def _log_tail(store: DashboardStore, run_id: str) -> None:
+    """The run's last log lines as a code block: shown verbatim, never as Markdown or HTML."""
+    lines = store.logs(run_id, tail=LOG_TAIL)
+    text = "\n".join(
+        f"{time.strftime('%H:%M:%S', time.localtime(line.ts))} {line.level:<7} {line.message}"
+        for line in lines
+    )
+    st.code(text or "(no log lines)", language="text", height=320 if lines else "content")
+
+
+def _view_state(store: DashboardStore, record: RunRecord) -> RunView:
+    """This session's view of the run: bootstrapped once, then only read forward.
+
+    A finished run's bootstrap is shared by every session (cached by trial count and status).
+    """
+    key = (str(store.path), record.id)
+    view = st.session_state.get("run_view")
+    if view is None or st.session_state.get("run_view_key") != key:
+        if record.status == "running":
+            view = RunView.bootstrap(store, record.id)
+        else:
+            view = _finished_view(store, key[0], record.id, record.trials, record.status)
+        st.session_state["run_view"], st.session_state["run_view_key"] = view, key
+    return view
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _finished_view(
+    _store: DashboardStore, db: str, run_id: str, trials: int, status: str
+) -> RunView:
+    return RunView.bootstrap(_store, run_id)
+
+
+def _progress(record: RunRecord, view: RunView) -> None:
+    p = progress(record, view)
+    columns = st.columns([1, 1, 1, 1, 2])
+    columns[0].metric(
+        "Trials done",
+        f"{p.done:,}",
+        delta=f"of {p.planned:,} planned",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    columns[1].metric("Errors", f"{p.failures:,}")
+    columns[2].metric("Elapsed", format_duration(p.elapsed))
+    columns[3].metric("ETA", format_duration(p.eta) if record.status == "running" else "—")
+    if p.leader is None:
+        columns[4].metric("Leader", "—")
+    else:
+        columns[4].metric(
+            "Leader",
+            p.leader[0],
+            delta=f"{view.last_experiment} · mean score {p.leader[1]:.3f}",
+            delta_color="off",
+            delta_arrow="off",
+        )
+    st.progress(p.fraction, text=f"{100 * p.fraction:.0f}% of the planned trials")
+
+
+def _experiment_panel(
+    experiment: ExperimentRecord, view: RunView, ranked: ExperimentSummary | None
+) -> None:
+    kind = experiment.orchestrator + (f" ({experiment.strategy})" if experiment.strategy else "")
+    state = view.experiments.get(experiment.name)
+    done = state.trials if state else 0
+    st.subheader(f"Experiment {plain(experiment.name)}")
+    st.caption(
+        f"{plain(kind)} · {done} of {experiment.planned_trials} trials · {plain(experiment.status)}"
+    )
+    if state is None or not state.trials:
+        st.caption("No trials yet.")
+        return
+    variants = _variant_names(experiment, state.variants)
+    is_bandit = experiment.orchestrator == "mab"
+    left, right = st.columns([3, 2]) if is_bandit else (st.container(), None)
+    with left:
+        series = view.series_frame(experiment.name)
+        if series.empty:
+            st.caption("No scored trial yet (every trial so far failed).")
+        else:
+            st.vega_lite_chart(charts.score_over_time(series, variants), width="stretch")
+    if right is not None:
+        choices = view.choice_frame(experiment.name)
+        with right:
+            spec = charts.choice_distribution(choices, variants)
+            st.vega_lite_chart(spec, width="stretch")
+    if ranked is not None:
+        _ranking(ranked)
+    else:
+        st.dataframe(
+            view.ranking_frame(experiment.name),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                name: st.column_config.NumberColumn(format="%.3f")
+                for name in ("mean score", "CI low", "CI high")
+            },
+        )
+
+
+def _variant_names(experiment: ExperimentRecord, seen: Iterable[str]) -> list[str]:
+    """The configured variants, then any others the store holds, for stable chart colours."""
+    return list(experiment.variants) + [v for v in seen if v not in experiment.variants]
+
+
+# -------------------------------------------------------------------------- finished run only
+def _finished_tabs(store: DashboardStore, record: RunRecord, summary: RunSummary) -> None:
+    """Details of a finished run. Only the open tab is computed and drawn (lazy tabs)."""
+    names = ["Latency & cost", "summary.md", "Config snapshot", "Log", "Download trials"]
+    tabs = dict(zip(names, st.tabs(names, key="run_tabs", on_change="rerun"), strict=True))
+    with tabs["Latency & cost"]:
+        if tabs["Latency & cost"].open:
+            for experiment in summary.experiments:
+                if experiment.trials:
+                    _distributions(store, record, experiment)
+    with tabs["summary.md"]:
+        if tabs["summary.md"].open:
+            markdown = render_summary_markdown(summary)
+            st.download_button(
+                "Download summary.md", markdown, f"{record.id}-summary.md", "text/markdown"
+            )
+            st.markdown(_without_html_details(markdown))
+    with tabs["Config snapshot"]:
+        if tabs["Config snapshot"].open:
+            st.code(record.config_yaml, language="yaml")
+    with tabs["Log"]:
+        if tabs["Log"].open:
+            _log_tail(store, record.id)
+    with tabs["Download trials"]:
+        if tabs["Download trials"].open:
+            _downloads(store.path, record)
+
+
+def _without_html_details(markdown: str) -> str:
+    """summary.md ends with the config in a ``<details>`` block for GitHub; HTML is not rendered
+    here (it would show as text) and the config has its own tab, so the block is left out."""
+    return re.sub(
+        r"\n<details>\n<summary>Config snapshot</summary>.*?</details>\n?",
+        "\n",
+        markdown,
+        flags=re.S,
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner="Summarising the run…")
+def _summary(_store: DashboardStore, db: str, run_id: str, trials: int, status: str) -> RunSummary:
+    return summarize_run(_store, run_id)
+
+
+def _ranking(experiment: ExperimentSummary) -> None:
+    """The final ranking with intervals, then each variant tested against the best."""
+    rows = [
+        {
+            "rank": v.rank,
+            "variant": v.variant,
+            "trials": v.trials,
+            "mean score": v.mean_score,
+            "CI low": v.score_ci_low,
+            "CI high": v.score_ci_high,
+            "success": v.success_rate,
+            "success CI": _interval(v.success_ci_low, v.success_ci_high, percent=True),
+            "latency p50 (s)": v.latency_p50,
+            "latency p95 (s)": v.latency_p95,
+            "cost total": v.cost_total,
+            "errors": v.errors,
+            "timeouts": v.timeouts,
+        }
+        for v in experiment.variants
+    ]
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "mean score": st.column_config.NumberColumn(format="%.3f"),
+            "CI low": st.column_config.NumberColumn(format="%.3f"),
+            "CI high": st.column_config.NumberColumn(format="%.3f"),
+            "success": st.column_config.NumberColumn(format="percent"),
+            "latency p50 (s)": st.column_config.NumberColumn(format="%.4f"),
+            "latency p95 (s)": st.column_config.NumberColumn(format="%.4f"),
+            "cost total": st.column_config.NumberColumn(format="%.4g"),
+        },
+    )
+    tested = [c for c in experiment.comparisons if c.p_value is not None]
+    if tested:
+        best = experiment.comparisons[0].best
+        st.caption(
+            f"Best vs others ({plain(best)}): difference = other − best, Welch's t-test, "
+            f"Holm-corrected, alpha {experiment.alpha:g}."
+        )
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "other": c.other,
+                        "difference": c.difference,
+                        "95% CI": _interval(c.ci_low, c.ci_high),
+                        "Welch p": c.p_value,
+                        "Holm p": c.p_holm,
+                        "significant": c.significant,
+                        "note": c.note or "",
+                    }
+                    for c in experiment.comparisons
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "difference": st.column_config.NumberColumn(format="%+.3f"),
+                "Welch p": st.column_config.NumberColumn(format="%.4f"),
+                "Holm p": st.column_config.NumberColumn(format="%.4f"),
+            },
+        )
+
+
+def _interval(low: float | None, high: float | None, percent: bool = False) -> str:
+    if low is None or high is None:
+        return "—"
+    if percent:
+        return f"[{100 * low:.1f}%, {100 * high:.1f}%]"
+    return f"[{low:+.3f}, {high:+.3f}]"
+
+
+def _distributions(store: DashboardStore, record: RunRecord, experiment: ExperimentSummary) -> None:
+    st.markdown(f"**{plain(experiment.name)}**")
+    left, right = st.columns(2)
+    for column, metric, title in (
+        (left, "latency", "latency (s)"),
+        (right, "cost", "cost per trial"),
+    ):
+        histogram = _histogram(
+            store, str(store.path), record.id, experiment.name, metric, record.trials
+        )
+        with column:
+            if histogram.empty:
+                st.caption(f"No {metric} recorded.")
+            else:
+                spec = charts.distribution(histogram, title, experiment.variant_names)
+                st.vega_lite_chart(spec, width="stretch")
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _histogram(
+    _store: DashboardStore, db: str, run_id: str, experiment: str, metric: str, trials: int
+) -> pd.DataFrame:
+    """Cached per trial count: a finished run's histogram never changes."""
+    return _store.histogram(run_id, experiment, metric)
+
+
+def _downloads(db: Path, record: RunRecord) -> None:
+    if record.trials > EXPORT_LIMIT:
+        st.info(
+            f"This run has {record.trials:,} trials; the downloads hold the first {EXPORT_LIMIT:,}. "
+            f"Its `results.json` has them all (`meta-orchestrator report {record.id}` rewrites it)."
+        )
+    st.caption("The file is built when you click, from the store as it is then.")
+    left, right = st.columns(2)
+    left.download_button(
+        "Trials as CSV",
+        data=functools.partial(_export, db, record.id, trials_csv),
+        file_name=f"{record.id}-trials.csv",
+        mime="text/csv",
+    )
+    right.download_button(
+        "Trials as JSON",
+        data=functools.partial(_export, db, record.id, trials_json),
+        file_name=f"{record.id}-trials.json",
+        mime="application/json",
+    )
+
+
+def _export(db: Path, run_id: str, render: Callable[[DashboardStore, str], str]) -> str:
+    """Called by Streamlit when the button is clicked, long after this script run ended."""
+    with DashboardStore(db) as store:
+        return render(store, run_id)

@@ -1,0 +1,235 @@
+"""Every view of the Streamlit app through ``AppTest``, on stores filled by real runs."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from meta_orchestrator.analysis.compare import compare_runs, run_data_from_store
+from meta_orchestrator.dashboard.data import RunView
+from meta_orchestrator.store import RunStore, StoreWriter
+
+from .helpers import HOSTILE, SCRIPT_LOG, metric, new_run, texts, trial
+
+
+def _no_traceback(app) -> None:  # type: ignore[no-untyped-def]
+    assert not app.exception, [e.value for e in app.exception]
+    assert not any("unexpectedly" in t for t in texts(app, "error")), texts(app, "error")
+
+
+# ----------------------------------------------------------------------------------- robustness
+def test_missing_store_explains_itself_and_the_launcher_still_works(open_app, tmp_path: Path):
+    app = open_app(tmp_path / "nowhere" / "runs.db", tmp_path)
+    _no_traceback(app)
+    assert any("No run store at" in t for t in texts(app, "info"))
+    app.sidebar.radio(key="view").set_value("Launch").run()
+    _no_traceback(app)
+    assert texts(app, "title")[0] == "Launch an experiment"
+
+
+@pytest.mark.parametrize("content", ["text", "other-sqlite", "directory"])
+def test_a_path_that_is_not_a_run_store_is_an_error_not_a_traceback(
+    open_app, tmp_path: Path, content: str
+):
+    db = tmp_path / "not-a-store.db"
+    if content == "text":
+        db.write_text("hello, I am a text file\n" * 100)
+    elif content == "other-sqlite":
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE people (name TEXT)")
+    else:
+        db.mkdir()
+    app = open_app(db, tmp_path)
+    _no_traceback(app)
+    assert any("Cannot read the run store" in t for t in texts(app, "error")), texts(app, "error")
+
+
+def test_a_store_without_runs_says_so(open_app, tmp_path: Path):
+    db = tmp_path / "empty.db"
+    StoreWriter(db).close()
+    app = open_app(db, tmp_path)
+    _no_traceback(app)
+    assert any("No runs to show yet" in t for t in texts(app, "info"))
+
+
+# --------------------------------------------------------------------------------- run browser
+def test_sidebar_lists_runs_newest_first_and_filters_them(open_app, finished_store):
+    app = open_app(finished_store.db, finished_store.config_dir)
+    _no_traceback(app)
+    table = app.sidebar.dataframe[0].value
+    assert list(table.columns) == ["name", "date", "status", "orchestrator", "trials", "leader"]
+    assert list(table["date"]) == sorted(table["date"], reverse=True)
+    assert table.iloc[0]["name"] == "dash" and table.iloc[0]["trials"] == "54/54"
+    assert table.iloc[0]["leader"] in {"alpha", "beta", "gamma"}
+    assert app.sidebar.selectbox(key="run_pick").value == finished_store.newer
+
+    app.sidebar.text_input(key="run_filter").set_value("broken").run()
+    assert list(app.sidebar.dataframe[0].value["name"]) == ["broken"]
+    assert texts(app, "title")[0] == "broken"  # the selection follows the filter
+    app.sidebar.text_input(key="run_filter").set_value("").run()
+    app.sidebar.multiselect(key="run_statuses").set_value(["failed"]).run()
+    assert list(app.sidebar.dataframe[0].value["status"]) == ["failed"]
+
+
+# ---------------------------------------------------------------------------------- run detail
+def test_finished_run_shows_progress_charts_ranking_and_downloads(open_app, finished_store):
+    app = open_app(finished_store.db, finished_store.config_dir, run=finished_store.older)
+    _no_traceback(app)
+    assert app.sidebar.selectbox(key="run_pick").value == finished_store.older
+    assert metric(app, "Trials done") == "54"
+    assert next(m.delta for m in app.metric if m.label == "Trials done") == "of 54 planned"
+    assert metric(app, "ETA") == "—"
+    with RunStore(finished_store.db) as store:
+        failures = sum(a.errors + a.timeouts for e in ("grid", "bandit")
+                       for a in store.variant_aggregates(finished_store.older, e))  # fmt: skip
+    assert metric(app, "Errors") == str(failures)
+    assert metric(app, "Leader") in {"alpha", "beta", "gamma"}
+    # score over time for both experiments, choices for the bandit, latency + cost per experiment
+    assert len(_charts(app)) == 2 + 1 + 2 * 2
+    rankings = [d.value for d in app.dataframe if "rank" in d.value.columns]
+    assert len(rankings) == 2 and list(rankings[0]["rank"]) == [1, 2, 3]
+    assert {"CI low", "CI high", "success CI", "latency p95 (s)"} <= set(rankings[0].columns)
+    assert [t.label for t in app.tabs][:2] == ["Latency & cost", "summary.md"]
+
+    _open_tab(app, "summary.md")
+    assert len(_charts(app)) == 2 + 1  # only the open tab is drawn
+    summary = [m.value for m in app.markdown if "meta-orchestrator run: dash" in m.value]
+    assert summary and "<details>" not in summary[0]
+    _open_tab(app, "Config snapshot")
+    assert any("experiments:" in c.value for c in app.code)
+    _open_tab(app, "Log")
+    assert any("experiment grid finished" in c.value for c in app.code)
+    _open_tab(app, "Download trials")
+    assert [b.label for b in app.get("download_button")] == ["Trials as CSV", "Trials as JSON"]
+
+
+def _open_tab(app, label: str) -> None:  # type: ignore[no-untyped-def]
+    app.session_state["run_tabs"] = label
+    app.run()
+    _no_traceback(app)
+
+
+def _charts(app) -> list:  # type: ignore[no-untyped-def]
+    return list(app.get("vega_lite_chart"))
+
+
+def test_failed_and_zero_trial_runs_explain_themselves(open_app, finished_store):
+    app = open_app(finished_store.db, finished_store.config_dir, run=finished_store.failed)
+    _no_traceback(app)
+    assert any("the backend died" in t for t in texts(app, "error"))
+    assert metric(app, "Trials done") == "1"
+
+    app = open_app(finished_store.db, finished_store.config_dir, run=finished_store.empty)
+    _no_traceback(app)
+    assert any("recorded no trials" in t for t in texts(app, "info"))
+    assert not _charts(app)
+
+
+def test_unknown_run_in_the_url_falls_back_to_the_newest(open_app, finished_store):
+    app = open_app(finished_store.db, finished_store.config_dir, run="no-such-run")
+    _no_traceback(app)
+    assert app.sidebar.selectbox(key="run_pick").value == finished_store.newer
+
+
+def test_names_and_log_lines_are_shown_as_text_never_as_html(open_app, finished_store):
+    app = open_app(finished_store.db, finished_store.config_dir, run=finished_store.hostile)
+    _no_traceback(app)
+    _assert_inert(app)
+    ranking = next(d.value for d in app.dataframe if "rank" in d.value.columns)
+    assert HOSTILE in set(ranking["variant"])  # shown verbatim, as data
+    _open_tab(app, "Log")
+    assert any(SCRIPT_LOG in c.value for c in app.code)  # the log tail is a code block
+    _open_tab(app, "summary.md")
+    assert any(HOSTILE in m.value for m in app.markdown)
+    _assert_inert(app)
+
+
+def _assert_inert(app) -> None:  # type: ignore[no-untyped-def]
+    """No HTML element, no Markdown with HTML allowed, and no raw tag outside code spans."""
+    assert not app.get("html")
+    assert all(not m.proto.allow_html for m in app.markdown)
+    for element in [*app.markdown, *app.caption, *app.title, *app.subheader, *app.error]:
+        prose = re.sub(r"(`+).*?\1", "", element.value, flags=re.DOTALL)  # code spans are inert
+        assert not re.search(r"(?<!\\)<(img|script)", prose), element.value  # or escaped
+
+
+# ------------------------------------------------------------------------------------ live view
+def test_live_run_refresh_reads_only_the_new_trials(open_app, tmp_path: Path):
+    db = tmp_path / "live.db"
+    with StoreWriter(db) as writer:
+        writer.create_run(new_run("live", "live", time.time(), planned=20))
+        writer.upsert_experiment("live", 0, "grid", "standard", None, ["a", "b"], 20)
+        for i in range(6):
+            writer.add_trial(trial("live", "grid", "ab"[i % 2], i, score=0.5))
+        writer.flush()
+        app = open_app(db, tmp_path)
+        _no_traceback(app)
+        assert metric(app, "Trials done") == "6"
+        assert metric(app, "ETA") != "—"
+        view = app.session_state["run_view"]
+        assert isinstance(view, RunView) and view.after_seq == 6
+
+        for i in range(6, 15):
+            writer.add_trial(trial("live", "grid", "ab"[i % 2], i, score=1.0, status="ok"))
+        writer.add_trial(trial("live", "grid", "a", 15, score=None, status="error"))
+        writer.add_log("live", "INFO", "halfway there")
+        writer.flush()
+        reads = _count_reads(view)
+        app.run()
+        _no_traceback(app)
+        assert reads == [10]  # one incremental read of exactly the new trials
+        assert metric(app, "Trials done") == "16"
+        assert metric(app, "Errors") == "1"
+        assert any("halfway there" in c.value for c in app.code)
+        writer.finish_run("live", "completed")
+    app.run()
+    _no_traceback(app)
+    assert metric(app, "ETA") == "—"
+    assert any(d.value.columns[0] == "rank" for d in app.dataframe)  # the finished view
+
+
+def _count_reads(view: RunView) -> list[int]:
+    """Record how many trials each ``update`` call of this view reads."""
+    reads: list[int] = []
+    original = view.update
+
+    def update(store):  # type: ignore[no-untyped-def]
+        added = original(store)
+        reads.append(added)
+        return added
+
+    view.update = update  # type: ignore[method-assign]
+    return reads
+
+
+# -------------------------------------------------------------------------------------- compare
+def test_compare_view_shows_the_gate_computation(open_app, finished_store):
+    app = open_app(finished_store.db, finished_store.config_dir, view="Compare")
+    _no_traceback(app)
+    app.selectbox(key="compare_baseline").set_value(finished_store.older)
+    app.selectbox(key="compare_candidate").set_value(finished_store.newer).run()
+    _no_traceback(app)
+    table = app.dataframe[0].value
+    with RunStore(finished_store.db) as store:
+        expected = compare_runs(
+            run_data_from_store(store, finished_store.older, summary=False),
+            run_data_from_store(store, finished_store.newer, summary=False),
+        )
+    assert len(table) == len(expected.rows) == 6
+    for row, want in zip(table.itertuples(index=False), expected.rows, strict=True):
+        assert (row.experiment, row.variant, row.verdict) == (
+            want.experiment,
+            want.variant,
+            want.verdict,
+        )
+        assert row.difference == pytest.approx(want.difference)
+        assert row[table.columns.get_loc("Welch p")] == pytest.approx(want.p_value)
+    assert texts(app, "success") or texts(app, "error")  # the gate's verdict
+
+    app.selectbox(key="compare_candidate").set_value(finished_store.empty).run()
+    _no_traceback(app)
+    assert any("cannot be compared" in t for t in texts(app, "warning"))
