@@ -91,15 +91,15 @@ def test_max_seconds_stops_the_run_and_records_why(run_suite: RunSuite) -> None:
     config = suite(
         {"slow": simulated(0.5, latency_mean=0.05)},
         [mab("timed", ["slow"], 1000)],
-        budget={"max_seconds": 0.4},
+        budget={"max_seconds": 1.0},
     )
     started = time.monotonic()
     ran = run_suite(config)
     assert time.monotonic() - started < 10
     count = len(ran.trials())
-    assert 2 <= count < 40
+    assert 2 <= count < 40  # about 20 trials of 50 ms fit in the second
     reason = ran.experiments()["timed"].stop_reason or ""
-    assert reason.startswith("budget: wall time ") and reason.endswith("reached max_seconds 0.4")
+    assert reason.startswith("budget: wall time ") and reason.endswith("reached max_seconds 1")
     assert ran.record().stop_reason == f"timed: {reason}"
 
 
