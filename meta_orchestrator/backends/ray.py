@@ -1,4 +1,4 @@
-"""The Ray backend: each trial is a Ray task, on this machine or across a cluster.
+"""The Ray backend: trials run as Ray tasks, on this machine or across a cluster.
 
 Where Ray comes from (``execution_backend.ray_settings.address``):
 
@@ -10,6 +10,15 @@ Where Ray comes from (``execution_backend.ray_settings.address``):
   leaves it running. The machine running ``meta-orchestrator`` is the driver: it must reach the
   head's GCS port and every node's ports; the run store is written on the driver only.
 * If this process already called ``ray.init``, that Ray is used as it is and left running.
+
+Clusters started with ``ray start`` (Ray 2.60, the version tested) require an authentication
+token by default, and a driver that names an explicit address does not look for one: set
+``RAY_AUTH_MODE=token`` (with the cluster's token in ``~/.ray/auth_token`` or ``RAY_AUTH_TOKEN``)
+in the environment of ``meta-orchestrator run``, or start a private test cluster with
+``RAY_AUTH_MODE=disabled``. With fractional ``num_cpus_per_trial`` start the nodes with
+``--system-config='{"num_workers_soft_limit": N}'`` (N = trials a node runs at once): Ray keeps only
+``num_cpus`` idle workers by default and restarts the others, seconds each, after every pause. A
+private local Ray gets this setting automatically.
 
 What the workers need to import a trial, when the run connects to a cluster (an address is set):
 
@@ -39,6 +48,8 @@ back as status ``error`` naming the Ray failure, and the run goes on.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -57,6 +68,10 @@ log = logging.getLogger("meta_orchestrator.run")
 
 # Longest a single ray.wait blocks, so that Ctrl-C is seen promptly whatever the trial length.
 _WAIT_SLICE = 0.5
+# Trials shorter than this (running mean, measured on the worker) share Ray tasks: Ray's own cost
+# per task (about a millisecond of CPU) would otherwise dominate them.
+FAST_TRIAL_SECONDS = 0.005
+MAX_BATCH = 16
 
 
 def import_ray() -> ModuleType:
@@ -69,7 +84,15 @@ def import_ray() -> ModuleType:
 
 
 class RayBackend(Backend):
-    """Runs each trial as a Ray task; results come back in completion order through ``ray.wait``."""
+    """Runs trials as Ray tasks; results come back in completion order through ``ray.wait``.
+
+    A trial is one task, except for very fast trials (under ``FAST_TRIAL_SECONDS`` on average)
+    when more trials are in flight than Ray has slots for them: then the trials that would wait
+    in Ray's queue anyway go several to a task (``ceil(max_in_flight / slots)``, at most
+    ``MAX_BATCH``), run one after the other on the worker and come back together. A worker that
+    dies takes its whole task with it: Ray retries the task, then every trial in it is an error.
+    ``batch_fast_trials=False`` keeps one trial per task always.
+    """
 
     name = "ray"
 
@@ -78,15 +101,22 @@ class RayBackend(Backend):
         runner: TrialRunner,
         max_in_flight: int = 8,
         settings: RaySettings | None = None,
+        *,
+        batch_fast_trials: bool = True,
     ) -> None:
         super().__init__(max_in_flight)
         self.runner = runner
         self.settings = settings or RaySettings()
+        self.batch_fast_trials = batch_fast_trials
         self._ray: ModuleType | None = None
         self._owns_ray = False
         self._task: Any = None
-        self._pending: dict[Any, tuple[TrialSpec, float]] = {}
+        self._slots = 1
+        self._buffer: list[TrialSpec] = []
+        self._pending: dict[Any, tuple[list[TrialSpec], float]] = {}
+        self._in_tasks = 0
         self._ready: deque[TrialResult] = deque()
+        self._mean_latency: float | None = None
 
     # ---------------------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -107,7 +137,7 @@ class RayBackend(Backend):
             max_retries=self.settings.max_task_retries,
             retry_exceptions=False,
         )
-        self._warn_if_capacity_short(ray)
+        self._slots = self._count_slots(ray)
 
     def close(self) -> None:
         self.cancel_all()
@@ -129,8 +159,8 @@ class RayBackend(Backend):
             "log_to_driver": False,
             "logging_level": logging.ERROR,
         }
-        if address is None and self.settings.num_cpus is not None:
-            options["num_cpus"] = self.settings.num_cpus
+        if address is None:
+            options.update(self._local_resources())
         runtime_env = runtime_env_for(self.settings, self.runner.python_path, shipping)
         if runtime_env:
             options["runtime_env"] = runtime_env
@@ -144,12 +174,29 @@ class RayBackend(Backend):
                 "'host:port' needs `ray start --head` running there)."
             ) from exc
 
-    def _warn_if_capacity_short(self, ray: ModuleType) -> None:
+    def _local_resources(self) -> dict[str, Any]:
+        """``num_cpus`` and, for fractional trials, enough idle workers kept for every slot.
+
+        Ray keeps ``num_cpus`` idle workers and stops the others after a second idle; with
+        0.25 CPU per trial, three in four workers would be restarted (seconds each) after every
+        pause in dispatching, such as between experiments.
+        """
+        options: dict[str, Any] = {}
+        if self.settings.num_cpus is not None:
+            options["num_cpus"] = self.settings.num_cpus
+        cpus = self.settings.num_cpus or os.cpu_count() or 1
+        workers = min(math.ceil(cpus / self.settings.num_cpus_per_trial), self.max_in_flight)
+        if workers > cpus:
+            options["_system_config"] = {"num_workers_soft_limit": workers}
+        return options
+
+    def _count_slots(self, ray: ModuleType) -> int:
+        """How many trials the cluster runs at once; warns when that is below max_in_flight."""
         try:
             cpus = float(ray.cluster_resources().get("CPU", 0.0))
         except Exception:  # informational only
-            return
-        slots = int(cpus / self.settings.num_cpus_per_trial + 1e-9)
+            return self.max_in_flight
+        slots = max(1, int(cpus / self.settings.num_cpus_per_trial + 1e-9))
         if slots < self.max_in_flight:
             log.warning(
                 "Ray has %g CPUs: with num_cpus_per_trial %g at most %d trials run at once "
@@ -159,21 +206,28 @@ class RayBackend(Backend):
                 slots,
                 self.max_in_flight,
             )
+        return slots
 
     # ------------------------------------------------------------------------------- trials
     @property
     def in_flight(self) -> int:
-        return len(self._pending) + len(self._ready)
+        return len(self._buffer) + self._in_tasks + len(self._ready)
 
     def submit(self, spec: TrialSpec) -> None:
         if self._task is None:
             self.start()
-        ref = self._task.remote(spec)
-        self._pending[ref] = (spec, time.time())
+        self._buffer.append(spec)
+        self._flush(everything=False)
 
     def next_result(self, timeout: float | None = None) -> TrialResult | None:
-        if not self._ready and self._pending:
-            self._collect(timeout)
+        if not self._ready:
+            # Trials submitted since the last wait go out in full batches; a remainder waits for
+            # the next results unless nothing else is running.
+            self._flush(everything=not self._pending)
+            if not self._pending:
+                self._flush(everything=True)
+            if self._pending:
+                self._collect(timeout)
         return self._ready.popleft() if self._ready else None
 
     def cancel_all(self) -> None:
@@ -183,11 +237,29 @@ class RayBackend(Backend):
                     self._ray.cancel(ref, force=True)
                 except Exception:  # already finished, or Ray is going away
                     pass
+        self._buffer.clear()
         self._pending.clear()
+        self._in_tasks = 0
         self._ready.clear()
 
+    def _batch_size(self) -> int:
+        fast = self._mean_latency is not None and self._mean_latency < FAST_TRIAL_SECONDS
+        if not (self.batch_fast_trials and fast):
+            return 1
+        return max(1, min(MAX_BATCH, math.ceil(self.max_in_flight / self._slots)))
+
+    def _flush(self, *, everything: bool) -> None:
+        size = self._batch_size()
+        count = len(self._buffer) if everything else len(self._buffer) - len(self._buffer) % size
+        now = time.time()
+        for start in range(0, count, size):
+            chunk = self._buffer[start : start + size]
+            self._pending[self._task.remote(chunk)] = (chunk, now)
+            self._in_tasks += len(chunk)
+        del self._buffer[:count]
+
     def _collect(self, timeout: float | None) -> None:
-        """Take every trial already finished; if none, wait for the first one to finish.
+        """Take every task already finished; if none, wait for the first one to finish.
 
         Taking them in one ``ray.wait`` and one ``ray.get`` halves the calls into Ray when
         trials finish faster than the driver loops, which is when the driver's time matters.
@@ -202,23 +274,28 @@ class RayBackend(Backend):
                     break
             else:
                 return
-        specs = [self._pending.pop(ref) for ref in ready]
+        chunks = [self._pending.pop(ref) for ref in ready]
         try:
-            results = self._ray.get(ready)
+            batches = self._ray.get(ready)
         except Exception:  # one of them failed: take them one by one to name the culprit
-            results = [
-                self._get_one(ref, spec, at) for ref, (spec, at) in zip(ready, specs, strict=True)
-            ]
-        self._ready.extend(results)
+            batches = [self._get_one(ref, *chunk) for ref, chunk in zip(ready, chunks, strict=True)]
+        for batch in batches:
+            self._in_tasks -= len(batch)
+            self._ready.extend(batch)
+            for result in batch:
+                self._observe_latency(result.latency)
 
-    def _get_one(self, ref: Any, spec: TrialSpec, submitted_at: float) -> TrialResult:
+    def _get_one(self, ref: Any, specs: list[TrialSpec], submitted_at: float) -> list[TrialResult]:
         assert self._ray is not None
         try:
-            return self._ray.get(ref)
+            return list(self._ray.get(ref))
         except Exception as exc:
-            return crashed_result(
-                spec, submitted_at, exc, self.settings.max_task_retries, self.runner.weights
-            )
+            retries, weights = self.settings.max_task_retries, self.runner.weights
+            return [crashed_result(spec, submitted_at, exc, retries, weights) for spec in specs]
+
+    def _observe_latency(self, latency: float) -> None:
+        previous = self._mean_latency
+        self._mean_latency = latency if previous is None else previous + 0.1 * (latency - previous)
 
 
 def crashed_result(
@@ -272,20 +349,20 @@ def _slices(timeout: float | None) -> Iterator[float]:
 
 
 # ------------------------------------------------------------------------------ worker side
-def trial_function(runner: TrialRunner) -> Callable[[TrialSpec], TrialResult]:
+def trial_function(runner: TrialRunner) -> Callable[[list[TrialSpec]], list[TrialResult]]:
     """The Ray task body, with the runner captured in its closure.
 
     Ray exports a remote function to the cluster once per job and each worker process loads it
     once, so the runner is shipped once per worker and its agents are built once per worker. Per
-    trial only the small ``TrialSpec`` travels. (Passing ``ray.put(runner)`` as an argument costs
+    task only the small ``TrialSpec`` list travels. (Passing ``ray.put(runner)`` as an argument costs
     more per task: Ray resolves a top-level ref on every call and tracks a nested one as a
     borrowed reference — see ``benchmarks/bench_ray_overhead.py``.)
     """
 
-    def run_trial(spec: TrialSpec) -> TrialResult:
-        return runner.run(spec)
+    def run_trials(specs: list[TrialSpec]) -> list[TrialResult]:
+        return [runner.run(spec) for spec in specs]
 
-    return run_trial
+    return run_trials
 
 
 # ------------------------------------------------------------------------- runtime environment

@@ -12,6 +12,7 @@ import meta_orchestrator
 from meta_orchestrator.backends import create_backend
 from meta_orchestrator.errors import MissingDependencyError
 from meta_orchestrator.experiment_hub.config import BackendConfig, RaySettings
+from meta_orchestrator.experiment_hub.execution import TrialRunner
 from meta_orchestrator.hub import run_experiment_suite
 from tests.backends.helpers import agent, load, rows, runner_for, simulated, spec, suite
 from tests.backends.helpers import write_agents as _write_agents
@@ -99,3 +100,44 @@ def test_user_runtime_env_is_kept_and_extended_when_shipping(tmp_path: Path) -> 
     assert env is not None and env["env_vars"] == {"API": "x"}
     assert env["py_modules"][0].endswith("meta_orchestrator")
     assert runtime_env_for(RaySettings(), [str(tmp_path)], shipping=False) is None
+
+
+def test_fast_trials_share_tasks_and_each_comes_back_once(
+    ray_local: ModuleType, tmp_path: Path
+) -> None:
+    from meta_orchestrator.backends.ray import RayBackend
+    from meta_orchestrator.orchestrators import StandardOrchestrator
+
+    config = load(
+        suite(
+            tmp_path,
+            {"a": simulated(0.5), "b": simulated(0.7)},
+            [{"name": "e", "variants": ["a", "b"], "trials_per_variant": 150}],
+        ),
+        tmp_path,
+    )
+    runner = TrialRunner.from_config(config)
+    # The session Ray has 16 slots of 0.25 CPU: 64 in flight means 4 trials per task.
+    backend = RayBackend(runner, max_in_flight=64, settings=RaySettings())
+    tasks: list[int] = []
+    with backend:
+        backend._task = _Counting(backend._task, tasks)
+        backend._mean_latency = 0.0  # as if fast trials had been seen: batch from the start
+        orchestrator = StandardOrchestrator(config.experiments[0], seed=0)
+        results = list(orchestrator.run(backend, run_id="r", run_seed=0))
+    assert sorted(r.index for r in results) == list(range(300))
+    assert all(r.ok for r in results)
+    assert tasks[:16] == [4] * 16  # the first 64 trials go out as 16 tasks
+    assert max(tasks) == 4 and sum(tasks) == 300
+
+
+class _Counting:
+    """Wraps the remote function to record how many trials each task carries."""
+
+    def __init__(self, task: object, sizes: list[int]) -> None:
+        self.task = task
+        self.sizes = sizes
+
+    def remote(self, specs: list[object]) -> object:
+        self.sizes.append(len(specs))
+        return self.task.remote(specs)  # type: ignore[attr-defined]

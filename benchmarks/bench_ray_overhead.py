@@ -1,0 +1,145 @@
+"""Ray overhead: no-op trials per second through the Ray backend against raw Ray, on one Ray.
+
+Rows, measured alternately on the same private Ray (best of ``--repeats``):
+
+* ``raw ray``: ``ray.get([f.remote(i) for i in range(n)])`` with a no-op ``f`` and the same
+  ``num_cpus`` per task as the backend uses;
+* ``RayBackend + orchestrator``: a standard orchestrator dispatching n no-op trials through
+  ``RayBackend`` with ``max_in_flight`` kept pending (the trial runner's timeout guard, metric
+  validation and scoring included: this is what a trial costs), once with one trial per Ray task
+  and once by default (trials this fast share tasks, see ``RayBackend``);
+* ``full run`` (informational): ``run_experiment_suite``, adding the SQLite store and the report.
+
+Goal: the orchestrated rate is at least 0.8 of raw Ray.
+
+    python benchmarks/bench_ray_overhead.py [--trials 2000] [--in-flight 32] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from meta_orchestrator.backends.ray import RayBackend
+from meta_orchestrator.experiment_hub.config import SuiteConfig, build_config
+from meta_orchestrator.experiment_hub.execution import TrialRunner
+from meta_orchestrator.hub import run_experiment_suite
+from meta_orchestrator.orchestrators import StandardOrchestrator
+
+PER_TRIAL_CPUS = 0.25
+
+
+def config(trials: int, in_flight: int) -> SuiteConfig:
+    return build_config(
+        {
+            "name": "ray-overhead",
+            "variants": {"noop": {"type": "python", "agent": "noop"}},
+            "experiments": [{"name": "noop", "variants": ["noop"], "trials_per_variant": trials}],
+            "execution_backend": {
+                "type": "ray",
+                "max_in_flight": in_flight,
+                "ray_settings": {"num_cpus_per_trial": PER_TRIAL_CPUS},
+            },
+        },
+        base_dir=Path.cwd(),
+    )
+
+
+def raw_ray(ray: Any, trials: int) -> float:
+    @ray.remote(num_cpus=PER_TRIAL_CPUS)
+    def noop(i: int) -> int:
+        return i
+
+    ray.get([noop.remote(i) for i in range(64)])  # warm the task path
+    t0 = time.perf_counter()
+    ray.get([noop.remote(i) for i in range(trials)])
+    return time.perf_counter() - t0
+
+
+def orchestrated(suite: SuiteConfig, trials: int, batch: bool) -> float:
+    backend = RayBackend(
+        TrialRunner.from_config(suite),
+        suite.execution_backend.in_flight,
+        suite.execution_backend.ray_settings,
+        batch_fast_trials=batch,
+    )
+    warm_up = suite.experiments[0].model_copy(update={"trials_per_variant": 64})
+    with backend:
+        for _ in StandardOrchestrator(warm_up, seed=0).run(backend, run_id="warm", run_seed=0):
+            pass  # start the workers and cache the runner on them
+        orchestrator = StandardOrchestrator(suite.experiments[0], seed=0)
+        t0 = time.perf_counter()
+        done = sum(1 for _ in orchestrator.run(backend, run_id="bench", run_seed=0))
+        elapsed = time.perf_counter() - t0
+    assert done == trials, done
+    return elapsed
+
+
+def full_run(suite: SuiteConfig, trials: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        run_experiment_suite(suite, db_path=Path(tmp) / "runs.db", results_dir=tmp)
+        return time.perf_counter() - t0
+
+
+def best_of(repeats: int, measure: Callable[[], float]) -> float:
+    return min(measure() for _ in range(repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--in-flight", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--num-cpus", type=int, default=2, help="logical CPUs of the local Ray")
+    args = parser.parse_args()
+
+    import ray
+
+    ray.init(
+        address="local",
+        num_cpus=args.num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )
+    logging.getLogger("meta_orchestrator").setLevel(logging.ERROR)
+    load = os.getloadavg()[0]
+    try:
+        suite = config(args.trials, args.in_flight)
+        times: dict[str, list[float]] = {"raw": [], "single": [], "backend": [], "full": []}
+        for _ in range(args.repeats):  # interleaved, so drift in the machine hits every row
+            times["raw"].append(raw_ray(ray, args.trials))
+            times["single"].append(orchestrated(suite, args.trials, batch=False))
+            times["backend"].append(orchestrated(suite, args.trials, batch=True))
+            times["full"].append(full_run(suite, args.trials))
+    finally:
+        ray.shutdown()
+
+    raw_rate = args.trials / min(times["raw"])
+    print(
+        f"\nRay overhead: {args.trials} no-op trials, max_in_flight {args.in_flight}, "
+        f"{PER_TRIAL_CPUS} CPU per task, local Ray with {args.num_cpus} CPUs, "
+        f"best of {args.repeats}; load average before: {load:.1f} on {os.cpu_count()} cores\n"
+    )
+    print(f"| {'mode':<38} | {'seconds':>8} | {'trials/s':>9} | {'vs raw':>6} |")
+    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 11}|{'-' * 8}|")
+    for key, label in [
+        ("raw", "raw ray.get([f.remote(i) ...])"),
+        ("single", "RayBackend + orchestrator, 1 per task"),
+        ("backend", "RayBackend + orchestrator (default)"),
+        ("full", "full run, default (store + report)"),
+    ]:
+        seconds = min(times[key])
+        rate = args.trials / seconds
+        print(f"| {label:<38} | {seconds:>8.3f} | {rate:>9.0f} | {rate / raw_rate:>6.2f} |")
+
+
+if __name__ == "__main__":
+    main()
