@@ -112,7 +112,7 @@ class TrialRunner:
             status, error = "timeout", str(exc)
         except MalformedResult as exc:
             status, error = "error", str(exc)
-        except Exception as exc:  # an agent's own failure is data, not a crash of the run
+        except (Exception, SystemExit) as exc:  # an agent's failure (even sys.exit) is data
             status = "error"
             error = f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}"
             trace = traceback.format_exc()

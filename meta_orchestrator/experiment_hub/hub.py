@@ -105,7 +105,10 @@ def resume_run(
         base_dir = Path(record.config_path) if record.config_path else Path.cwd()
         suite = parse_config_text(record.config_yaml, base_dir if base_dir.is_dir() else None)
         done_experiments = {e.name for e in store.experiments(run_id) if e.status == "completed"}
-        elapsed = (record.ended_at or time.time()) - record.started_at
+        # Time spent running, not the downtime between an interrupt and this resume.
+        elapsed = record.active_seconds
+        if elapsed is None:
+            elapsed = (record.ended_at or time.time()) - record.started_at
     out_dir = Path(results_dir) if results_dir else Path(suite.storage.results_dir)
     if not out_dir.is_absolute() and results_dir is None:
         out_dir = suite.base_dir / out_dir
@@ -179,7 +182,9 @@ class _Execution:
         finally:
             log.info("run %s %s", self.run_id, status)
             log.removeHandler(handler)
-            self.writer.finish_run(self.run_id, status, "; ".join(stop_reasons) or None, error)
+            self.writer.finish_run(
+                self.run_id, status, "; ".join(stop_reasons) or None, error, self.budget.elapsed
+            )
             self.writer.flush()
             self._write_artifacts()
             if self.listener is not None and hasattr(self.listener, "on_run_end"):

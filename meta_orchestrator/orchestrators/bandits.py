@@ -188,17 +188,19 @@ class EpsilonGreedy(BanditOrchestrator):
 
 
 class UCB1(BanditOrchestrator):
-    """Mean plus ``ucb_c * range * sqrt(ln N / n)``, with pending pulls counted in ``n`` and ``N``.
+    """Mean plus ``ucb_c * scale * sqrt(ln N / n)``, with pending pulls counted in ``n`` and ``N``.
 
-    Scores are not bounded to [0, 1] as UCB1 assumes, so the bonus is scaled by the range of rewards
-    seen so far in the experiment (1 for Bernoulli rewards).
+    For Bernoulli rewards ``scale`` is 1, as in UCB1. Continuous scores are not bounded to [0, 1],
+    so ``scale`` is the pooled standard deviation of the rewards seen so far: the sub-Gaussian form
+    of the same bound. (Scaling by the observed range instead explores almost uniformly: one
+    outlier widens every arm's bonus.)
     """
 
     strategy_name = "ucb1"
 
     def _pick_arm(self) -> str:
         total = sum(a.n for a in self.arms.values()) + sum(self.pending.values())
-        spread = 1.0 if self.bernoulli else max(self._best - self._worst, 1e-12)
+        spread = 1.0 if self.bernoulli else max(math.sqrt(self._pooled_variance()), 1e-12)
         log_total = math.log(max(total, 2))
 
         def upper(v: str) -> float:

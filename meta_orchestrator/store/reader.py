@@ -38,6 +38,7 @@ class RunRecord:
     git_commit: str | None
     host: str | None
     pid: int | None
+    active_seconds: float | None = None
     trials: int = 0
 
 

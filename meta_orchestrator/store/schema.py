@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS runs (
     package_version TEXT NOT NULL,
     git_commit      TEXT,
     host            TEXT,
-    pid             INTEGER
+    pid             INTEGER,
+    active_seconds  REAL
 );
 
 CREATE TABLE IF NOT EXISTS experiments (

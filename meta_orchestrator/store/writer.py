@@ -176,11 +176,18 @@ class StoreWriter:
         )
 
     def finish_run(
-        self, run_id: str, status: str, stop_reason: str | None = None, error: str | None = None
+        self,
+        run_id: str,
+        status: str,
+        stop_reason: str | None = None,
+        error: str | None = None,
+        active_seconds: float | None = None,
     ) -> None:
+        """Close a run. ``active_seconds`` is its wall time spent running, over every resume."""
         self.execute(
-            "UPDATE runs SET status = ?, ended_at = ?, stop_reason = ?, error = ? WHERE id = ?",
-            (status, time.time(), stop_reason, error, run_id),
+            "UPDATE runs SET status = ?, ended_at = ?, stop_reason = ?, error = ?, "
+            "active_seconds = ? WHERE id = ?",
+            (status, time.time(), stop_reason, error, active_seconds, run_id),
         )
 
     def add_trial(self, result: TrialResult) -> None:

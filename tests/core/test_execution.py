@@ -25,6 +25,7 @@ def test_raising_garbage_and_hanging_variants_are_recorded_and_the_run_completes
         "bad_cost": python_agent("faulty_agents:returns_bad_cost"),
         "no_success": python_agent("faulty_agents:returns_no_success"),
         "stuck": python_agent("faulty_agents:hangs"),
+        "quits": python_agent("faulty_agents:exits"),
     }
     config = suite(
         variants, [standard("faults", list(variants), 2)], trial={"timeout_seconds": 0.3}
@@ -35,7 +36,7 @@ def test_raising_garbage_and_hanging_variants_are_recorded_and_the_run_completes
 
     assert ran.record().status == "completed"
     trials = ran.trials()
-    assert len(trials) == 12
+    assert len(trials) == 14
     by_variant = {v: [t for t in trials if t.variant == v] for v in variants}
     assert [t.status for t in by_variant["good"]] == ["ok", "ok"]
     assert all(t.metrics["cost"] == 0.01 for t in by_variant["good"])
@@ -58,6 +59,7 @@ def test_raising_garbage_and_hanging_variants_are_recorded_and_the_run_completes
     assert {t.error for t in by_variant["no_success"]} == {
         "variant 'no_success': field 'success' is missing (bool or 0/1)"
     }
+    assert {t.error for t in by_variant["quits"]} == {"variant 'quits' raised SystemExit: 3"}
     for hung in by_variant["stuck"]:
         assert hung.status == "timeout"
         assert hung.error == "trial ran past its timeout of 0.3s"

@@ -133,9 +133,19 @@ def test_ctrl_c_keeps_completed_trials_and_resume_finishes_a_standard_run(
     ran = run_suite.only_run()
     assert ran.record().status == "interrupted"
     assert [t.index for t in ran.trials()] == list(range(7))
+    first_active = ran.record().active_seconds
+    assert first_active is not None and first_active > 0
 
+    time.sleep(1.0)  # downtime between the interrupt and the resume is not running time
     resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir)
-    assert ran.record().status == "completed"
+    record = ran.record()
+    assert record.status == "completed"
+    assert record.active_seconds is not None
+    assert (
+        first_active
+        < record.active_seconds
+        < first_active + (record.ended_at - record.started_at) - 1.0
+    )
     keys = _keys(ran)
     assert len(keys) == len(set(keys)) == 15
     assert sorted(i for _, i in keys) == list(range(15))
