@@ -141,11 +141,8 @@ def test_ctrl_c_keeps_completed_trials_and_resume_finishes_a_standard_run(
     record = ran.record()
     assert record.status == "completed"
     assert record.active_seconds is not None
-    assert (
-        first_active
-        < record.active_seconds
-        < first_active + (record.ended_at - record.started_at) - 1.0
-    )
+    span = record.ended_at - record.started_at
+    assert first_active < record.active_seconds <= span - 1.0
     keys = _keys(ran)
     assert len(keys) == len(set(keys)) == 15
     assert sorted(i for _, i in keys) == list(range(15))
