@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -17,7 +18,10 @@ from meta_orchestrator.store import RunRecord
 START_TIMEOUT = 30.0
 
 
-def render_launch(settings: Settings, goto: object) -> None:
+Goto = Callable[[str, str | None], None]
+
+
+def render_launch(settings: Settings, goto: Goto) -> None:
     """``goto(view, run_id)`` switches to another view once the launched run has started."""
     st.title("Launch an experiment")
     configs = launcher.list_configs(settings.config_dir)
@@ -78,7 +82,7 @@ def _problem_line(problem: str) -> str:
     return f"- {code(field)}: {plain(message)}" if sep else f"- {plain(problem)}"
 
 
-def _launch(text: str, base_dir: Path, source: Path | None, settings: Settings, goto) -> None:  # type: ignore[no-untyped-def]
+def _launch(text: str, base_dir: Path, source: Path | None, settings: Settings, goto: Goto) -> None:
     with shown_errors("Launching the run"):
         launch_dir = settings.db.resolve().parent / launcher.LAUNCH_FOLDER
         config_file = launcher.prepare(text, base_dir, launch_dir, source)

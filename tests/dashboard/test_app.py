@@ -88,17 +88,18 @@ def test_finished_run_shows_progress_charts_ranking_and_downloads(open_app, fini
                        for a in store.variant_aggregates(finished_store.older, e))  # fmt: skip
     assert metric(app, "Errors") == str(failures)
     assert metric(app, "Leader") in {"alpha", "beta", "gamma"}
-    # score over time for both experiments, choices for the bandit, latency + cost per experiment
-    assert len(_charts(app)) == 2 + 1 + 2 * 2
+    # score over time for both experiments and the bandit's choices; summary.md is the open tab
+    assert len(_charts(app)) == 2 + 1
     rankings = [d.value for d in app.dataframe if "rank" in d.value.columns]
     assert len(rankings) == 2 and list(rankings[0]["rank"]) == [1, 2, 3]
     assert {"CI low", "CI high", "success CI", "latency p95 (s)"} <= set(rankings[0].columns)
-    assert [t.label for t in app.tabs][:2] == ["Latency & cost", "summary.md"]
-
-    _open_tab(app, "summary.md")
-    assert len(_charts(app)) == 2 + 1  # only the open tab is drawn
+    assert [t.label for t in app.tabs][:2] == ["summary.md", "Latency & cost"]
     summary = [m.value for m in app.markdown if "meta-orchestrator run: dash" in m.value]
     assert summary and "<details>" not in summary[0]
+
+    _open_tab(app, "Latency & cost")
+    assert len(_charts(app)) == 2 + 1 + 2 * 2  # latency and cost for each experiment
+    assert not any("meta-orchestrator run: dash" in m.value for m in app.markdown)  # lazy
     _open_tab(app, "Config snapshot")
     assert any("experiments:" in c.value for c in app.code)
     _open_tab(app, "Log")
@@ -141,10 +142,10 @@ def test_names_and_log_lines_are_shown_as_text_never_as_html(open_app, finished_
     _assert_inert(app)
     ranking = next(d.value for d in app.dataframe if "rank" in d.value.columns)
     assert HOSTILE in set(ranking["variant"])  # shown verbatim, as data
+    assert any(HOSTILE in m.value for m in app.markdown)  # summary.md, the open tab
     _open_tab(app, "Log")
     assert any(SCRIPT_LOG in c.value for c in app.code)  # the log tail is a code block
-    _open_tab(app, "summary.md")
-    assert any(HOSTILE in m.value for m in app.markdown)
+    _open_tab(app, "Latency & cost")
     _assert_inert(app)
 
 
