@@ -18,6 +18,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,37 @@ def config(kind: str, trials: int, latency: float, in_flight: int) -> SuiteConfi
     )
 
 
-def measure(suite: SuiteConfig, repeats: int) -> list[float]:
-    times = []
+def measure(
+    suite: SuiteConfig, repeats: int, alongside: Callable[[], float] | None = None
+) -> tuple[list[float], list[float]]:
+    """Best-of timings of the run, and of ``alongside`` measured just before each run."""
+    times, other = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats + 1):  # the first run warms the workers up
+            if i and alongside is not None:
+                other.append(alongside())
             t0 = time.perf_counter()
             run_experiment_suite(suite, db_path=Path(tmp) / "runs.db", results_dir=tmp)
             if i:
                 times.append(time.perf_counter() - t0)
-    return times
+    return times, other
+
+
+def raw_ray(trials: int, latency: float) -> Callable[[], float]:
+    """Plain Ray on the same instance: every trial submitted at once, the same CPU share."""
+    import ray
+
+    @ray.remote(num_cpus=PER_TRIAL)
+    def sleepy(i: int) -> int:
+        time.sleep(latency)
+        return i
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        ray.get([sleepy.remote(i) for i in range(trials)])
+        return time.perf_counter() - t0
+
+    return run
 
 
 def cold_ray(args: argparse.Namespace) -> float:
@@ -84,18 +107,21 @@ def main() -> None:
         in_flight = 1 if kind == "local" else args.in_flight
         trials = args.trials if kind != "local" else max(args.trials // 8, 1)
         suite = config(kind, trials, args.latency, args.in_flight)
-        keeper = None
+        keeper, alongside = None, None
         if kind == "ray":  # a Ray kept running across the runs, started as the backend would
             keeper = RayBackend(
                 TrialRunner.from_config(suite), in_flight, suite.execution_backend.ray_settings
             )
             keeper.start()
+            alongside = raw_ray(trials, args.latency)
         try:
-            times = measure(suite, 1 if kind == "local" else args.repeats)
+            times, raw = measure(suite, 1 if kind == "local" else args.repeats, alongside)
         finally:
             if keeper is not None:
                 keeper.close()
         run_ideal = math.ceil(trials / in_flight) * args.latency
+        if raw:
+            rows.append(("raw ray", in_flight, trials, run_ideal, min(raw)))
         rows.append((kind, in_flight, trials, run_ideal, min(times)))
     ideal = math.ceil(args.trials / args.in_flight) * args.latency
     rows.append(("ray cold", args.in_flight, args.trials, ideal, cold))
@@ -115,7 +141,11 @@ def main() -> None:
             f"| {kind:<8} | {in_flight:>9} | {trials:>6} | {run_ideal:>7.3f} | {best:>10.3f} | "
             f"{run_ideal / best:>10.2f} |"
         )
-    print("\nray cold: one run that starts its own private Ray and its workers (not a goal row).")
+    print(
+        "\nraw ray: ray.get([f.remote(i) for i in range(trials)]) with the same sleep and CPU "
+        "share, on the same Ray, for reference.\nray cold: one run that starts its own private "
+        "Ray and its workers (not a goal row)."
+    )
 
 
 if __name__ == "__main__":

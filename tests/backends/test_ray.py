@@ -141,3 +141,16 @@ class _Counting:
     def remote(self, specs: list[object]) -> object:
         self.sizes.append(len(specs))
         return self.task.remote(specs)  # type: ignore[attr-defined]
+
+
+def test_private_ray_keeps_an_idle_worker_per_slot(tmp_path: Path) -> None:
+    from meta_orchestrator.backends.ray import RayBackend
+
+    runner = runner_for(tmp_path, {"a": simulated(0.5)})
+    quarter = RaySettings(num_cpus=8, num_cpus_per_trial=0.25)
+    assert RayBackend(runner, 32, quarter)._local_resources() == {
+        "num_cpus": 8,
+        "_system_config": {"num_workers_soft_limit": 32},
+    }
+    whole = RaySettings(num_cpus=8, num_cpus_per_trial=1.0)
+    assert RayBackend(runner, 32, whole)._local_resources() == {"num_cpus": 8}
