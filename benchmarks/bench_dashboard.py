@@ -17,8 +17,11 @@ Chromium (``/usr/bin/chromium``) with Playwright.
   choices drawn, the ranking and best-vs-others tables, and summary.md (the open tab). "first open"
   is the first view of the run after a server start (the server process is warm, its caches for the
   run are not; one sample per start); "reopen" loads it again in a new session (cached). The
-  latency and cost histograms live in a lazy tab: the last row times clicking it until its four
+  latency and cost histograms live in a lazy tab: "open the tab" times clicking it until its four
   charts are drawn.
+* **Reference.** A Streamlit page with one title and one metric, served and loaded the same way:
+  what any Streamlit page costs on this machine (frontend boot, websocket, first script run), to
+  read the other rows against on a busy or slow box.
 """
 
 from __future__ import annotations
@@ -121,12 +124,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_dashboard(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_dashboard(
+    db: Path, log: Path, app: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``meta-orchestrator dashboard`` on a free port, or plain ``streamlit run app``."""
     port = free_port()
     command = [
         sys.executable, "-m", "meta_orchestrator.cli", "dashboard", "--host", "127.0.0.1",
         "--port", str(port), "--db", str(db), "--config-dir", str(db.parent),
     ]  # fmt: skip
+    if app is not None:
+        command = [
+            sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
+            "--server.port", str(port), "--server.headless", "true",
+            "--browser.gatherUsageStats", "false",
+        ]  # fmt: skip
     with open(log, "ab") as out:
         server = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -175,6 +187,17 @@ def measure_render(browser: Any, url: str, trials: int) -> tuple[float, float]:
     return first_view, histograms
 
 
+def measure_floor(browser: Any, url: str) -> float:
+    """A page with one title and one metric: what any Streamlit page costs on this machine."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    started = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    page.wait_for_function(SHOWS_COUNT, arg="1", polling="raf", timeout=60_000)
+    elapsed = time.perf_counter() - started
+    page.close()
+    return elapsed
+
+
 def measure_live(
     browser: Any, url: str, writer: StoreWriter, samples: int
 ) -> dict[str, list[float]]:
@@ -208,6 +231,44 @@ def row(name: str, values: list[float], goal: float) -> str:
     )
 
 
+TRIVIAL_APP = 'import streamlit as st\nst.title("hello")\nst.metric("Trials done", "1")\n'
+
+
+def measure_dashboard(
+    browser: Any, db: Path, log: Path, args: argparse.Namespace, writer: StoreWriter
+) -> dict[str, list[float]]:
+    """Live samples on the first server; then per server start one first open and two reopens."""
+    results: dict[str, list[float]] = {"first": [], "reopen": [], "tab": []}
+    for repeat in range(args.repeats):
+        server, url = start_dashboard(db, log)
+        try:
+            if repeat == 0:
+                results.update(measure_live(browser, url, writer, args.samples))
+            else:  # warm the server process (imports) on a small page first
+                page = browser.new_page()
+                page.goto(f"{url}/?run={LIVE_RUN}")
+                page.wait_for_function(SHOWS_COUNT, arg=f"{2 * args.samples:,}", timeout=60_000)
+                page.close()
+            for kind in ("first", "reopen", "reopen"):
+                view, histograms = measure_render(browser, url, args.trials)
+                results[kind].append(view)
+                results["tab"].append(histograms)
+        finally:
+            stop(server)
+    return results
+
+
+def measure_floors(browser: Any, folder: Path, log: Path, samples: int) -> list[float]:
+    app = folder / "trivial_app.py"
+    app.write_text(TRIVIAL_APP, encoding="utf-8")
+    server, url = start_dashboard(folder / "unused.db", log, app=app)
+    try:
+        measure_floor(browser, url)  # the server's first script run imports Streamlit's modules
+        return [measure_floor(browser, url) for _ in range(samples)]
+    finally:
+        stop(server)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100_000, help="trials of the finished run")
@@ -223,43 +284,24 @@ def main() -> None:
         built = time.perf_counter()
         with StoreWriter(db) as writer:
             write_big_run(writer, args.trials)
-        print(
-            f"wrote a {args.trials:,}-trial run in {time.perf_counter() - built:.1f} s", flush=True
-        )
+        print(f"wrote a {args.trials:,}-trial run in {time.perf_counter() - built:.1f} s")
         writer = StoreWriter(db)
-        writer.create_run(new_run(LIVE_RUN, "live", 10 * args.samples, time.time()))
-        writer.upsert_experiment(
-            LIVE_RUN, 0, "grid", "standard", None, list(VARIANTS), 10 * args.samples
-        )
-        first, reopen, tab, live = [], [], [], {}
+        planned = 10 * args.samples
+        writer.create_run(new_run(LIVE_RUN, "live", planned, time.time()))
+        writer.upsert_experiment(LIVE_RUN, 0, "grid", "standard", None, list(VARIANTS), planned)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                for repeat in range(args.repeats):
-                    server, url = start_dashboard(db, log)
-                    try:
-                        if repeat == 0:
-                            live = measure_live(browser, url, writer, args.samples)
-                        else:  # warm the server process (imports) on a small page first
-                            page = browser.new_page()
-                            page.goto(f"{url}/?run={LIVE_RUN}")
-                            page.wait_for_function(
-                                SHOWS_COUNT, arg=f"{2 * args.samples:,}", timeout=60_000
-                            )
-                            page.close()
-                        view, histograms = measure_render(browser, url, args.trials)
-                        first.append(view)
-                        tab.append(histograms)
-                        for _ in range(2):
-                            view, histograms = measure_render(browser, url, args.trials)
-                            reopen.append(view)
-                            tab.append(histograms)
-                    finally:
-                        stop(server)
+                results = measure_dashboard(browser, db, log, args, writer)
+                floor = measure_floors(browser, Path(tmp), log, 2 * args.repeats)
             finally:
                 browser.close()
                 writer.finish_run(LIVE_RUN, "completed")
                 writer.close()
+    report(args.trials, results, floor)
+
+
+def report(trials: int, results: dict[str, list[float]], floor: list[float]) -> None:
     print(
         f"\nDashboard in headless Chromium ({os.cpu_count()} CPUs, Python {sys.version.split()[0]})\n"
     )
@@ -269,15 +311,14 @@ def main() -> None:
     print(
         "|----------------------------------------------|----:|---------:|---------:|---------:|-------------------|"
     )
-    print(row("live: trial commit → visible", live["commit"], LIVE_GOAL))
-    print(row("live: trial completed → visible", live["completed"], LIVE_GOAL))
-    print(row(f"{args.trials:,}-trial run: first open", first, RENDER_GOAL))
-    print(row(f"{args.trials:,}-trial run: reopen", reopen, RENDER_GOAL))
-    print(row("then open the 'Latency & cost' tab", tab, RENDER_GOAL))
+    print(row("live: trial commit → visible", results["commit"], LIVE_GOAL))
+    print(row("live: trial completed → visible", results["completed"], LIVE_GOAL))
+    print(row(f"{trials:,}-trial run: first open", results["first"], RENDER_GOAL))
+    print(row(f"{trials:,}-trial run: reopen", results["reopen"], RENDER_GOAL))
+    print(row("then open the 'Latency & cost' tab", results["tab"], RENDER_GOAL))
+    print(row("reference: a one-metric Streamlit page", floor, RENDER_GOAL))
     load = os.getloadavg()
-    print(
-        f"\nload average during the run (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}"
-    )
+    print(f"\nload average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}")
 
 
 if __name__ == "__main__":
