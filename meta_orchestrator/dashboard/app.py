@@ -16,6 +16,7 @@ from meta_orchestrator.dashboard.compare_view import render_compare
 from meta_orchestrator.dashboard.data import DashboardStore
 from meta_orchestrator.dashboard.launch_view import render_launch
 from meta_orchestrator.dashboard.run_view import render_run, sidebar_browser
+from meta_orchestrator.errors import RunNotFoundError
 
 VIEWS = ["Runs", "Launch", "Compare"]
 WATCH_SECONDS = 2.0
@@ -34,18 +35,20 @@ def main() -> None:
         st.query_params.from_dict({"view": "Launch"})
         return
     store = open_store(settings.db)
-    _watch_store(settings, store.run_count() if store else -1)
     if store is None:
+        _watch_store(settings, None, (-1, None))
         return
     with store, shown_errors(f"Showing the {view.lower()} view"):
+        run_id = None
         if view == "Compare":
             render_compare(store)
             st.query_params.from_dict({"view": "Compare"})
         else:
-            _runs_view(store, settings)
+            run_id = _runs_view(store, settings)
+        _watch_store(settings, run_id, _store_state(store, run_id))
 
 
-def _runs_view(store: DashboardStore, settings: Settings) -> None:
+def _runs_view(store: DashboardStore, settings: Settings) -> str | None:
     run_id = sidebar_browser(store)
     if run_id is None:
         st.title("Runs")
@@ -53,9 +56,10 @@ def _runs_view(store: DashboardStore, settings: Settings) -> None:
             "No runs to show yet. Start one from the **Launch** view or with "
             "`meta-orchestrator run`; it appears here within seconds."
         )
-        return
+        return None
     st.query_params.from_dict({"view": "Runs", "run": run_id})
     render_run(store, run_id, settings)
+    return run_id
 
 
 def goto(view: str, run_id: str | None = None) -> None:
@@ -77,8 +81,22 @@ def _apply_navigation() -> None:
             st.session_state["run_id"] = pending[1]
 
 
-def _watch_store(settings: Settings, known_runs: int) -> None:
-    """Redraw the page when a run appears (or the store is created), checking every 2 seconds."""
+StoreState = tuple[int, str | None]  # number of runs, status of the shown run
+
+
+def _store_state(store: DashboardStore, run_id: str | None) -> StoreState:
+    status = None
+    if run_id is not None:
+        try:
+            status = store.get_run(run_id).status
+        except RunNotFoundError:
+            status = "deleted"
+    return store.run_count(), status
+
+
+def _watch_store(settings: Settings, run_id: str | None, known: StoreState) -> None:
+    """Redraw the page when a run appears, the shown run changes status (a finished run is
+    resumed, say) or the store is created; checked every 2 seconds."""
 
     @st.fragment(run_every=WATCH_SECONDS)
     def watch() -> None:
@@ -86,10 +104,10 @@ def _watch_store(settings: Settings, known_runs: int) -> None:
             return
         try:
             with DashboardStore(settings.db) as store:
-                count = store.run_count()
+                now = _store_state(store, run_id)
         except Exception:  # a store being created, or not a store: the page already says so
             return
-        if count != known_runs:
+        if now != known:
             st.rerun()
 
     watch()

@@ -366,7 +366,7 @@ def format_duration(seconds: float | None) -> str:
 
 
 # ------------------------------------------------------------------------------- run browser
-RUN_COLUMNS = ["id", "name", "date", "status", "orchestrator", "trials", "leader"]
+RUN_COLUMNS = ["id", "name", "date", "status", "trials", "leader", "orchestrator"]
 
 
 def run_table(records: list[RunRecord], leaders: dict[str, str | None]) -> pd.DataFrame:
@@ -377,9 +377,9 @@ def run_table(records: list[RunRecord], leaders: dict[str, str | None]) -> pd.Da
             r.name,
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
             r.status,
-            r.orchestrator,
             f"{r.trials}/{r.planned_trials}",
             leaders.get(r.id) or "—",
+            r.orchestrator,
         )
         for r in records
     ]

@@ -61,7 +61,7 @@ def test_sidebar_lists_runs_newest_first_and_filters_them(open_app, finished_sto
     app = open_app(finished_store.db, finished_store.config_dir)
     _no_traceback(app)
     table = app.sidebar.dataframe[0].value
-    assert list(table.columns) == ["name", "date", "status", "orchestrator", "trials", "leader"]
+    assert list(table.columns) == ["name", "date", "status", "trials", "leader", "orchestrator"]
     assert list(table["date"]) == sorted(table["date"], reverse=True)
     assert table.iloc[0]["name"] == "dash" and table.iloc[0]["trials"] == "54/54"
     assert table.iloc[0]["leader"] in {"alpha", "beta", "gamma"}
