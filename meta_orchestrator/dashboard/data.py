@@ -17,14 +17,19 @@ import math
 import os
 import socket
 import sqlite3
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from scipy import stats as _scipy_stats
 
+from meta_orchestrator.analysis.summary import RunSummary, summarize_run
 from meta_orchestrator.store import RunRecord, RunStore
 
 SERIES_POINTS = 200  # per variant; a running mean is smooth, and each point costs the browser
@@ -312,6 +317,38 @@ def _sd(n: int, total: float, squares: float) -> float | None:
 
 def _t_half_width(n: int, sd: float) -> float:
     return float(_scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
+
+
+# ---------------------------------------------------------------------------------- summaries
+class Summaries:
+    """``summarize_run`` once per (store, run, trial count, status), started early, shared.
+
+    ``start`` returns a future at once: the summary's SQL (quantiles sort every variant's
+    latencies) runs on a worker thread with its own connection while the page draws its charts,
+    and every browser session reuses the result. Thread-safe; keeps the ``size`` newest.
+    """
+
+    def __init__(self, size: int = 32, workers: int = 2) -> None:
+        self._futures: OrderedDict[tuple[str, str, int, str], Future[RunSummary]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="run-summary")
+
+    def start(self, db: Path, run: RunRecord) -> Future[RunSummary]:
+        key = (str(db), run.id, run.trials, run.status)
+        with self._lock:
+            future = self._futures.get(key)
+            if future is None or (future.done() and future.exception() is not None):
+                future = self._futures[key] = self._pool.submit(_summarize, db, run.id)
+            self._futures.move_to_end(key)
+            while len(self._futures) > self._size:
+                self._futures.popitem(last=False)
+            return future
+
+
+def _summarize(db: Path, run_id: str) -> RunSummary:
+    with RunStore(db) as store:
+        return summarize_run(store, run_id)
 
 
 # ---------------------------------------------------------------------------------- progress

@@ -6,6 +6,7 @@ import functools
 import re
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,6 @@ from meta_orchestrator.analysis.summary import (
     ExperimentSummary,
     RunSummary,
     run_leader,
-    summarize_run,
 )
 from meta_orchestrator.dashboard import charts, launcher
 from meta_orchestrator.dashboard.common import Settings, plain, shown_errors
@@ -25,6 +25,7 @@ from meta_orchestrator.dashboard.data import (
     LOG_TAIL,
     DashboardStore,
     RunView,
+    Summaries,
     filter_runs,
     format_duration,
     process_gone,
@@ -36,6 +37,7 @@ from meta_orchestrator.dashboard.data import (
 from meta_orchestrator.store import ExperimentRecord, RunRecord
 
 REFRESH_SECONDS = 1.0
+SUMMARIES = Summaries()
 STATUSES = ["running", "completed", "failed", "interrupted"]
 
 
@@ -92,11 +94,11 @@ def render_run(store: DashboardStore, run_id: str, settings: Settings) -> None:
     live = record.status == "running" and not process_gone(record)
     summary = None
     if not live and record.trials:
-        summary = _summary(store, str(store.path), record.id, record.trials, record.status)
+        summary = SUMMARIES.start(settings.db, record)  # computed while the charts are drawn
     panel = st.fragment(run_every=REFRESH_SECONDS if live else None)(_run_panel)
     panel(settings.db, run_id, live, summary)
     if summary is not None:
-        _finished_tabs(store, record, summary)
+        _finished_tabs(store, record, summary.result())
 
 
 def _header(record: RunRecord) -> None:
@@ -138,7 +140,7 @@ def _stop_button(store: DashboardStore, record: RunRecord) -> None:
 
 
 # ------------------------------------------------------------------------ live / finished panel
-def _run_panel(db: Path, run_id: str, live: bool, summary: RunSummary | None) -> None:
+def _run_panel(db: Path, run_id: str, live: bool, summary: Future[RunSummary] | None) -> None:
     """Progress and, per experiment, charts and ranking; while ``live`` also the log tail.
 
     As a fragment it re-runs every second while ``live``, reading only the new trials. A finished
@@ -154,9 +156,8 @@ def _run_panel(db: Path, run_id: str, live: bool, summary: RunSummary | None) ->
         _progress(record, view)
         if live and not view.trials:
             st.info("The run has started; waiting for its first trial…")
-        ranked = {e.name: e for e in summary.experiments} if summary else {}
         for experiment in experiments:
-            _experiment_panel(experiment, view, ranked.get(experiment.name))
+            _experiment_panel(experiment, view, summary)
         if live:
             with st.expander(f"Log (last {LOG_TAIL} lines)", expanded=True):
                 _log_tail(store, run_id)
@@ -222,7 +223,7 @@ def _progress(record: RunRecord, view: RunView) -> None:
 
 
 def _experiment_panel(
-    experiment: ExperimentRecord, view: RunView, ranked: ExperimentSummary | None
+    experiment: ExperimentRecord, view: RunView, summary: Future[RunSummary] | None
 ) -> None:
     kind = experiment.orchestrator + (f" ({experiment.strategy})" if experiment.strategy else "")
     state = view.experiments.get(experiment.name)
@@ -248,8 +249,10 @@ def _experiment_panel(
         with right:
             spec = charts.choice_distribution(choices, variants)
             st.vega_lite_chart(spec, width="stretch")
-    if ranked is not None:
-        _ranking(ranked)
+    if summary is not None:
+        ranked = {e.name: e for e in summary.result().experiments}
+        if experiment.name in ranked:
+            _ranking(ranked[experiment.name])
     else:
         st.dataframe(
             view.ranking_frame(experiment.name),
@@ -305,11 +308,6 @@ def _without_html_details(markdown: str) -> str:
         markdown,
         flags=re.S,
     )
-
-
-@st.cache_data(max_entries=64, show_spinner="Summarising the run…")
-def _summary(_store: DashboardStore, db: str, run_id: str, trials: int, status: str) -> RunSummary:
-    return summarize_run(_store, run_id)
 
 
 def _ranking(experiment: ExperimentSummary) -> None:

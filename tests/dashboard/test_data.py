@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from meta_orchestrator.analysis.summary import summarize_run
 from meta_orchestrator.dashboard.data import (
     SERIES_POINTS,
     DashboardStore,
     ExperimentView,
     RunView,
+    Summaries,
     filter_runs,
     process_gone,
     progress,
@@ -193,3 +195,19 @@ def _record(**changes: object) -> RunRecord:
         stop_reason=None, error=None, package_version="test", git_commit=None, host=None, pid=None,
     )  # fmt: skip
     return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_summaries_are_computed_once_in_the_background_and_shared(finished_store):
+    summaries = Summaries(size=2)
+    with DashboardStore(finished_store.db) as store:
+        older, newer = store.get_run(finished_store.older), store.get_run(finished_store.newer)
+        expected = summarize_run(store, older.id)
+    first = summaries.start(finished_store.db, older)
+    assert summaries.start(finished_store.db, older) is first  # shared, not recomputed
+    summary = first.result(timeout=30)
+    assert [v.to_dict() for e in summary.experiments for v in e.variants] == [
+        v.to_dict() for e in expected.experiments for v in e.variants
+    ]
+    summaries.start(finished_store.db, newer)
+    summaries.start(finished_store.db, replace(newer, trials=newer.trials + 1))  # evicts older
+    assert summaries.start(finished_store.db, older) is not first
