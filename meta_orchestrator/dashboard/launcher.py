@@ -166,8 +166,8 @@ def launches() -> list[Launch]:
 def launch_for_run(run_id: str, store: RunStore) -> Launch | None:
     """The launch that created ``run_id``, if this dashboard started it."""
     for launch in launches():
+        if launch.run_id is None:
+            launch.find_run(store)
         if launch.run_id == run_id:
-            return launch
-        if launch.run_id is None and launch.find_run(store) is not None and launch.run_id == run_id:
             return launch
     return None
