@@ -2,12 +2,15 @@
 
 Each backend runs the same config through ``run_experiment_suite`` (store and report included);
 efficiency is the ideal wall time over the measured one. The ideal is ``ceil(trials / in_flight) *
-latency``: 32 slots cannot finish 400 trials of 50 ms in less than 13 rounds. For ``ray`` the runs
-share one local Ray kept running (as with ``address: auto`` on a running cluster) and a warm-up run
-starts its workers; ``ray cold`` is one run that starts its own Ray, for reference. Goal: at least
-0.85 on ``threads`` and ``ray``.
+latency``: 32 slots cannot finish 400 trials of 50 ms in less than 13 rounds. ``ray tasks`` and
+``ray actors`` are the two ``ray_settings.executor`` values; their runs share one local Ray kept
+running (as with ``address: auto`` on a running cluster) and a warm-up run starts its workers (an
+actor run starts its own pool each time, inside its measured time); ``raw ray`` is measured just
+before each of their runs. ``ray cold`` is one run per executor that starts its own Ray, for
+reference. Goal: at least 0.85 on ``threads`` and ``ray``.
 
     python benchmarks/bench_parallel_efficiency.py [--trials 400] [--latency 0.05] [--in-flight 32]
+        [--trials-per-actor 16]
 """
 
 from __future__ import annotations
@@ -23,24 +26,29 @@ from pathlib import Path
 from typing import Any
 
 from meta_orchestrator.backends.ray import RayBackend
-from meta_orchestrator.experiment_hub.config import SuiteConfig, build_config
+from meta_orchestrator.experiment_hub.config import RaySettings, SuiteConfig, build_config
 from meta_orchestrator.experiment_hub.execution import TrialRunner
 from meta_orchestrator.hub import run_experiment_suite
 
 PER_TRIAL = 0.25
 
 
-def config(kind: str, trials: int, latency: float, in_flight: int) -> SuiteConfig:
-    backend: dict[str, Any] = {"type": kind, "max_in_flight": in_flight}
-    if kind == "ray":
+def config(
+    kind: str, trials: int, latency: float, in_flight: int, per_actor: int = 16
+) -> SuiteConfig:
+    """``kind``: ``local``, ``threads``, ``ray tasks`` or ``ray actors``."""
+    backend: dict[str, Any] = {"type": kind.split()[0], "max_in_flight": in_flight}
+    if kind.startswith("ray"):
         # I/O-bound trials: a quarter of a CPU each, and enough logical CPUs for every slot.
         backend["ray_settings"] = {
             "num_cpus": math.ceil(in_flight * PER_TRIAL),
             "num_cpus_per_trial": PER_TRIAL,
+            "executor": kind.split()[1],
+            "trials_per_actor": per_actor,
         }
     return build_config(
         {
-            "name": f"efficiency-{kind}",
+            "name": f"efficiency-{kind.replace(' ', '-')}",
             "variants": {"sleepy": {"type": "simulated", "latency_mean": latency}},
             "experiments": [{"name": "io", "variants": ["sleepy"], "trials_per_variant": trials}],
             "execution_backend": backend,
@@ -82,13 +90,40 @@ def raw_ray(trials: int, latency: float) -> Callable[[], float]:
     return run
 
 
-def cold_ray(args: argparse.Namespace) -> float:
+def cold_ray(args: argparse.Namespace, kind: str) -> float:
     """One run that starts (and stops) its own private Ray: what a single CLI run pays."""
-    suite = config("ray", args.trials, args.latency, args.in_flight)
+    suite = config(kind, args.trials, args.latency, args.in_flight, args.trials_per_actor)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         run_experiment_suite(suite, db_path=Path(tmp) / "runs.db", results_dir=tmp)
         return time.perf_counter() - t0
+
+
+RAY_KINDS = ("ray tasks", "ray actors")
+
+
+def warm_ray(args: argparse.Namespace) -> list[tuple[str, float]]:
+    """Best times of raw Ray and of each executor, on one local Ray kept running across runs."""
+    suites = {
+        kind: config(kind, args.trials, args.latency, args.in_flight, args.trials_per_actor)
+        for kind in RAY_KINDS
+    }
+    first = suites[RAY_KINDS[0]]
+    keeper = RayBackend(  # a Ray kept running across the runs, started as the backend would
+        TrialRunner.from_config(first), args.in_flight, first.execution_backend.ray_settings
+    )
+    keeper.start()
+    alongside = raw_ray(args.trials, args.latency)
+    best: dict[str, float] = {}
+    raw: list[float] = []
+    try:
+        for kind, suite in suites.items():
+            times, raw_times = measure(suite, args.repeats, alongside)
+            best[kind] = min(times)
+            raw.extend(raw_times)
+    finally:
+        keeper.close()
+    return [("raw ray", min(raw)), *best.items()]
 
 
 def main() -> None:
@@ -97,34 +132,23 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--in-flight", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--trials-per-actor", type=int, default=RaySettings().trials_per_actor)
     args = parser.parse_args()
     logging.getLogger("meta_orchestrator").setLevel(logging.ERROR)
     load = os.getloadavg()[0]
 
     rows = []
-    cold = cold_ray(args)
-    for kind in ("local", "threads", "ray"):
+    cold = {kind: cold_ray(args, kind) for kind in RAY_KINDS}
+    for kind in ("local", "threads"):
         in_flight = 1 if kind == "local" else args.in_flight
         trials = args.trials if kind != "local" else max(args.trials // 8, 1)
-        suite = config(kind, trials, args.latency, args.in_flight)
-        keeper, alongside = None, None
-        if kind == "ray":  # a Ray kept running across the runs, started as the backend would
-            keeper = RayBackend(
-                TrialRunner.from_config(suite), in_flight, suite.execution_backend.ray_settings
-            )
-            keeper.start()
-            alongside = raw_ray(trials, args.latency)
-        try:
-            times, raw = measure(suite, 1 if kind == "local" else args.repeats, alongside)
-        finally:
-            if keeper is not None:
-                keeper.close()
-        run_ideal = math.ceil(trials / in_flight) * args.latency
-        if raw:
-            rows.append(("raw ray", in_flight, trials, run_ideal, min(raw)))
-        rows.append((kind, in_flight, trials, run_ideal, min(times)))
+        times, _ = measure(config(kind, trials, args.latency, in_flight), 1)
+        rows.append(
+            (kind, in_flight, trials, math.ceil(trials / in_flight) * args.latency, min(times))
+        )
     ideal = math.ceil(args.trials / args.in_flight) * args.latency
-    rows.append(("ray cold", args.in_flight, args.trials, ideal, cold))
+    rows.extend((kind, args.in_flight, args.trials, ideal, best) for kind, best in warm_ray(args))
+    rows.extend((f"{kind} cold", args.in_flight, args.trials, ideal, t) for kind, t in cold.items())
 
     print(
         f"\nParallel efficiency: {args.latency * 1000:.0f} ms sleeping variant, "
@@ -132,19 +156,20 @@ def main() -> None:
         f"run; load average before: {load:.1f} on {os.cpu_count()} cores\n"
     )
     print(
-        f"| {'backend':<8} | {'in flight':>9} | {'trials':>6} | {'ideal s':>7} | "
+        f"| {'backend':<15} | {'in flight':>9} | {'trials':>6} | {'ideal s':>7} | "
         f"{'measured s':>10} | {'efficiency':>10} |"
     )
-    print(f"|{'-' * 10}|{'-' * 11}|{'-' * 8}|{'-' * 9}|{'-' * 12}|{'-' * 12}|")
+    print(f"|{'-' * 17}|{'-' * 11}|{'-' * 8}|{'-' * 9}|{'-' * 12}|{'-' * 12}|")
     for kind, in_flight, trials, run_ideal, best in rows:
         print(
-            f"| {kind:<8} | {in_flight:>9} | {trials:>6} | {run_ideal:>7.3f} | {best:>10.3f} | "
+            f"| {kind:<15} | {in_flight:>9} | {trials:>6} | {run_ideal:>7.3f} | {best:>10.3f} | "
             f"{run_ideal / best:>10.2f} |"
         )
     print(
         "\nraw ray: ray.get([f.remote(i) for i in range(trials)]) with the same sleep and CPU "
-        "share, on the same Ray, for reference.\nray cold: one run that starts its own private "
-        "Ray and its workers (not a goal row)."
+        f"share, on the same Ray, for reference. ray actors: trials_per_actor "
+        f"{args.trials_per_actor}.\n... cold: one run that starts its own private Ray and its "
+        "workers (not a goal row)."
     )
 
 

@@ -7,12 +7,14 @@ Rows, measured alternately on the same private Ray (best of ``--repeats``):
 * ``RayBackend + orchestrator``: a standard orchestrator dispatching n no-op trials through
   ``RayBackend`` with ``max_in_flight`` kept pending (the trial runner's timeout guard, metric
   validation and scoring included: this is what a trial costs), once with one trial per Ray task
-  and once by default (trials this fast share tasks, see ``RayBackend``);
+  and once by default (trials this fast share tasks, see ``RayBackend``), then the same two on the
+  actor pool (``executor: actors``, started and warmed before the clock starts);
 * ``full run`` (informational): ``run_experiment_suite``, adding the SQLite store and the report.
 
 Goal: the orchestrated rate is at least 0.8 of raw Ray.
 
     python benchmarks/bench_ray_overhead.py [--trials 2000] [--in-flight 32] [--repeats 3]
+        [--trials-per-actor 16]
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from meta_orchestrator.backends.ray import RayBackend
-from meta_orchestrator.experiment_hub.config import SuiteConfig, build_config
+from meta_orchestrator.experiment_hub.config import RaySettings, SuiteConfig, build_config
 from meta_orchestrator.experiment_hub.execution import TrialRunner
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.orchestrators import StandardOrchestrator
@@ -35,7 +37,9 @@ from meta_orchestrator.orchestrators import StandardOrchestrator
 PER_TRIAL_CPUS = 0.25
 
 
-def config(trials: int, in_flight: int) -> SuiteConfig:
+def config(
+    trials: int, in_flight: int, executor: str = "tasks", per_actor: int = 16
+) -> SuiteConfig:
     return build_config(
         {
             "name": "ray-overhead",
@@ -44,7 +48,11 @@ def config(trials: int, in_flight: int) -> SuiteConfig:
             "execution_backend": {
                 "type": "ray",
                 "max_in_flight": in_flight,
-                "ray_settings": {"num_cpus_per_trial": PER_TRIAL_CPUS},
+                "ray_settings": {
+                    "num_cpus_per_trial": PER_TRIAL_CPUS,
+                    "executor": executor,
+                    "trials_per_actor": per_actor,
+                },
             },
         },
         base_dir=Path.cwd(),
@@ -92,12 +100,23 @@ def best_of(repeats: int, measure: Callable[[], float]) -> float:
     return min(measure() for _ in range(repeats))
 
 
+ROWS = [
+    ("raw", "raw ray.get([f.remote(i) ...])"),
+    ("single", "RayBackend + orchestrator, 1 per task"),
+    ("backend", "RayBackend + orchestrator (tasks)"),
+    ("actor_single", "actor pool + orchestrator, 1 per call"),
+    ("actors", "actor pool + orchestrator (batched)"),
+    ("full", "full run, tasks (store + report)"),
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--in-flight", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--num-cpus", type=int, default=2, help="logical CPUs of the local Ray")
+    parser.add_argument("--trials-per-actor", type=int, default=RaySettings().trials_per_actor)
     args = parser.parse_args()
 
     import ray
@@ -113,11 +132,14 @@ def main() -> None:
     load = os.getloadavg()[0]
     try:
         suite = config(args.trials, args.in_flight)
-        times: dict[str, list[float]] = {"raw": [], "single": [], "backend": [], "full": []}
+        actors = config(args.trials, args.in_flight, "actors", args.trials_per_actor)
+        times: dict[str, list[float]] = {key: [] for key, _ in ROWS}
         for _ in range(args.repeats):  # interleaved, so drift in the machine hits every row
             times["raw"].append(raw_ray(ray, args.trials))
             times["single"].append(orchestrated(suite, args.trials, batch=False))
             times["backend"].append(orchestrated(suite, args.trials, batch=True))
+            times["actor_single"].append(orchestrated(actors, args.trials, batch=False))
+            times["actors"].append(orchestrated(actors, args.trials, batch=True))
             times["full"].append(full_run(suite, args.trials))
     finally:
         ray.shutdown()
@@ -126,16 +148,12 @@ def main() -> None:
     print(
         f"\nRay overhead: {args.trials} no-op trials, max_in_flight {args.in_flight}, "
         f"{PER_TRIAL_CPUS} CPU per task, local Ray with {args.num_cpus} CPUs, "
-        f"best of {args.repeats}; load average before: {load:.1f} on {os.cpu_count()} cores\n"
+        f"best of {args.repeats}, trials_per_actor {args.trials_per_actor}; "
+        f"load average before: {load:.1f} on {os.cpu_count()} cores\n"
     )
     print(f"| {'mode':<38} | {'seconds':>8} | {'trials/s':>9} | {'vs raw':>6} |")
     print(f"|{'-' * 40}|{'-' * 10}|{'-' * 11}|{'-' * 8}|")
-    for key, label in [
-        ("raw", "raw ray.get([f.remote(i) ...])"),
-        ("single", "RayBackend + orchestrator, 1 per task"),
-        ("backend", "RayBackend + orchestrator (default)"),
-        ("full", "full run, default (store + report)"),
-    ]:
+    for key, label in ROWS:
         seconds = min(times[key])
         rate = args.trials / seconds
         print(f"| {label:<38} | {seconds:>8.3f} | {rate:>9.0f} | {rate / raw_rate:>6.2f} |")

@@ -43,6 +43,24 @@ the caller's business (``ray.init(runtime_env=...)``).
 Faults: a worker process that dies mid-trial is retried by Ray up to ``max_task_retries`` times; once
 retries are exhausted (or the node, the object or the runtime environment is lost) the trial comes
 back as status ``error`` naming the Ray failure, and the run goes on.
+
+Executors (``ray_settings.executor``):
+
+* ``"tasks"`` (default): each trial is a Ray task (see ``RayBackend``). ``cancel_all`` force-cancels
+  running tasks, killing their worker processes.
+* ``"actors"``: a pool of threaded actors (``ActorPool``), each holding the runner once and running
+  up to ``trials_per_actor`` trials at once on threads, with ``num_cpus_per_trial x concurrency``
+  CPUs. Trials go to the least-loaded actor. Fewer processes compete for the CPU and Ray does less
+  per trial, which matters when many I/O-bound trials share few cores. A killed actor is restarted
+  and the trials it was running are retried (``max_task_retries``), all of them: Ray cannot tell
+  which trial killed the process, so a trial that kills its worker also spends its neighbours'
+  retries. Ray cannot force-cancel a running threaded actor task: ``cancel_all`` cancels queued
+  trials and drops every result, but trials already running go on until they return or hit the
+  trial timeout (``trial.timeout_seconds``), holding their actor's slot meanwhile. ``close`` kills
+  the pool's actors. The pool's processes start with each run (about half a second per actor on
+  a busy 2-core machine, before the first trial), where tasks reuse the idle workers a running Ray
+  keeps: short runs on a warm cluster favour tasks, long runs and runs that start their own Ray
+  favour actors (``benchmarks/bench_parallel_efficiency.py``).
 """
 
 from __future__ import annotations
@@ -84,14 +102,15 @@ def import_ray() -> ModuleType:
 
 
 class RayBackend(Backend):
-    """Runs trials as Ray tasks; results come back in completion order through ``ray.wait``.
+    """Runs trials as Ray tasks or on an actor pool; results come back through ``ray.wait``.
 
     A trial is one task, except for very fast trials (under ``FAST_TRIAL_SECONDS`` on average)
     when more trials are in flight than Ray has slots for them: then the trials that would wait
     in Ray's queue anyway go several to a task (``ceil(max_in_flight / slots)``, at most
     ``MAX_BATCH``), run one after the other on the worker and come back together. A worker that
     dies takes its whole task with it: Ray retries the task, then every trial in it is an error.
-    ``batch_fast_trials=False`` keeps one trial per task always.
+    ``batch_fast_trials=False`` keeps one trial per task always. With ``executor: actors`` the
+    same batches go to the pool as actor calls instead of tasks.
     """
 
     name = "ray"
@@ -111,6 +130,7 @@ class RayBackend(Backend):
         self._ray: ModuleType | None = None
         self._owns_ray = False
         self._task: Any = None
+        self._pool: ActorPool | None = None
         self._slots = 1
         self._buffer: list[TrialSpec] = []
         self._pending: dict[Any, tuple[list[TrialSpec], float]] = {}
@@ -132,23 +152,30 @@ class RayBackend(Backend):
             self._init_ray(ray, shipping)
             self._owns_ray = True
         worker_runner = _without_driver_paths(self.runner) if shipping else self.runner
-        self._task = ray.remote(trial_function(worker_runner)).options(
-            num_cpus=self.settings.num_cpus_per_trial,
-            max_retries=self.settings.max_task_retries,
-            retry_exceptions=False,
-        )
         self._slots = self._count_slots(ray)
+        if self.settings.executor == "actors":
+            self._pool = ActorPool(ray, worker_runner, self.settings, self.max_in_flight)
+        else:
+            self._task = ray.remote(trial_function(worker_runner)).options(
+                num_cpus=self.settings.num_cpus_per_trial,
+                max_retries=self.settings.max_task_retries,
+                retry_exceptions=False,
+            )
 
     def close(self) -> None:
         self.cancel_all()
         self._task = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._owns_ray and self._ray is not None:
             self._ray.shutdown()
             self._owns_ray = False
 
     def describe(self) -> str:
         where = self.settings.address or "local"
-        return f"ray({self.max_in_flight}, {where})"
+        executor = "" if self.settings.executor == "tasks" else ", actors"
+        return f"ray({self.max_in_flight}, {where}{executor})"
 
     def _init_ray(self, ray: ModuleType, shipping: bool) -> None:
         address = self.settings.address
@@ -214,7 +241,7 @@ class RayBackend(Backend):
         return len(self._buffer) + self._in_tasks + len(self._ready)
 
     def submit(self, spec: TrialSpec) -> None:
-        if self._task is None:
+        if self._task is None and self._pool is None:
             self.start()
         self._buffer.append(spec)
         self._flush(everything=False)
@@ -231,7 +258,9 @@ class RayBackend(Backend):
         return self._ready.popleft() if self._ready else None
 
     def cancel_all(self) -> None:
-        if self._ray is not None:
+        if self._pool is not None:
+            self._pool.cancel_all()
+        elif self._ray is not None:
             for ref in self._pending:
                 try:
                     self._ray.cancel(ref, force=True)
@@ -254,7 +283,8 @@ class RayBackend(Backend):
         now = time.time()
         for start in range(0, count, size):
             chunk = self._buffer[start : start + size]
-            self._pending[self._task.remote(chunk)] = (chunk, now)
+            ref = self._pool.submit(chunk) if self._pool is not None else self._task.remote(chunk)
+            self._pending[ref] = (chunk, now)
             self._in_tasks += len(chunk)
         del self._buffer[:count]
 
@@ -275,6 +305,8 @@ class RayBackend(Backend):
             else:
                 return
         chunks = [self._pending.pop(ref) for ref in ready]
+        if self._pool is not None:
+            self._pool.release(ready)
         try:
             batches = self._ray.get(ready)
         except Exception:  # one of them failed: take them one by one to name the culprit
@@ -296,6 +328,101 @@ class RayBackend(Backend):
     def _observe_latency(self, latency: float) -> None:
         previous = self._mean_latency
         self._mean_latency = latency if previous is None else previous + 0.1 * (latency - previous)
+
+
+class ActorPool:
+    """A fixed pool of threaded actors running trials; each call goes to the least-loaded actor.
+
+    Shape (``pool_shape``): up to ``trials_per_actor`` trials per actor, as many actors as
+    ``max_in_flight`` needs and the nodes fit, spread over the nodes. Each actor is restarted when
+    its process dies (``max_restarts=-1``); its calls are retried ``max_task_retries`` times.
+    """
+
+    def __init__(
+        self, ray: ModuleType, runner: TrialRunner, settings: RaySettings, max_in_flight: int
+    ) -> None:
+        self._ray = ray
+        per_trial = settings.num_cpus_per_trial
+        self.concurrency, size = pool_shape(
+            max_in_flight, settings.trials_per_actor, per_trial, _node_cpus(ray)
+        )
+        actor = ray.remote(TrialActor).options(
+            num_cpus=per_trial * self.concurrency,
+            max_concurrency=self.concurrency,
+            max_restarts=-1,
+            max_task_retries=settings.max_task_retries,
+            scheduling_strategy="SPREAD",
+        )
+        self.actors = [actor.remote(runner) for _ in range(size)]
+        self._load = [0] * size
+        self._owner: dict[Any, tuple[int, int]] = {}
+
+    def submit(self, specs: list[TrialSpec]) -> Any:
+        """Send ``specs`` (run one after the other) to the least-loaded actor; its ``ObjectRef``."""
+        slot = min(range(len(self._load)), key=self._load.__getitem__)
+        ref = self.actors[slot].run.remote(specs)
+        self._load[slot] += len(specs)
+        self._owner[ref] = (slot, len(specs))
+        return ref
+
+    def release(self, refs: list[Any]) -> None:
+        """Forget finished calls, freeing their actors' load."""
+        for ref in refs:
+            slot, count = self._owner.pop(ref, (0, 0))
+            self._load[slot] -= count
+
+    def cancel_all(self) -> None:
+        """Cancel queued calls; running ones cannot be interrupted (see the module docstring)."""
+        for ref in self._owner:
+            try:
+                self._ray.cancel(ref)
+            except Exception:  # already finished, or Ray is going away
+                pass
+        self._owner.clear()
+        self._load = [0] * len(self._load)
+
+    def close(self) -> None:
+        for actor in self.actors:
+            try:
+                self._ray.kill(actor, no_restart=True)
+            except Exception:  # already dead, or Ray is going away
+                pass
+        self.actors = []
+
+
+def pool_shape(
+    max_in_flight: int, trials_per_actor: int, per_trial: float, node_cpus: list[float]
+) -> tuple[int, int]:
+    """``(concurrency, actors)``: trials per actor and actor count that fit on the nodes.
+
+    An actor needs ``per_trial x concurrency`` CPUs on one node, so concurrency is capped by the
+    largest node; the count stops at what ``max_in_flight`` needs or what the nodes hold.
+    """
+    node_slots = [int(cpus / per_trial + 1e-9) for cpus in node_cpus] or [max_in_flight]
+    concurrency = max(1, min(trials_per_actor, max_in_flight, max(node_slots)))
+    fits = sum(slots // concurrency for slots in node_slots)
+    return concurrency, max(1, min(math.ceil(max_in_flight / concurrency), fits))
+
+
+def _node_cpus(ray: ModuleType) -> list[float]:
+    try:
+        return [float(n["Resources"].get("CPU", 0.0)) for n in ray.nodes() if n.get("Alive")]
+    except Exception:  # informational only: then the pool is shaped by max_in_flight
+        return []
+
+
+class TrialActor:
+    """The actor body: holds the runner (and the agents it builds) for the actor's lifetime.
+
+    ``TrialRunner`` builds agents under a lock and each trial's timeout guard has its own thread,
+    so one instance serves ``max_concurrency`` calls on the actor's threads at once.
+    """
+
+    def __init__(self, runner: TrialRunner) -> None:
+        self.runner = runner
+
+    def run(self, specs: list[TrialSpec]) -> list[TrialResult]:
+        return [self.runner.run(spec) for spec in specs]
 
 
 def crashed_result(
@@ -411,9 +538,12 @@ def _without_driver_paths(runner: TrialRunner) -> TrialRunner:
 
 
 __all__ = [
+    "ActorPool",
     "RayBackend",
+    "TrialActor",
     "crashed_result",
     "import_ray",
+    "pool_shape",
     "runtime_env_for",
     "shipped_modules",
     "trial_function",

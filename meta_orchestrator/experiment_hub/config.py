@@ -147,11 +147,21 @@ class Budget(_Strict):
 
 
 class RaySettings(_Strict):
+    """``execution_backend.ray_settings``; see ``meta_orchestrator.backends.ray`` for each field.
+
+    ``executor`` says how trials reach Ray: ``"tasks"``, one Ray task per trial (workers are
+    leased per task; a hung trial can be force-cancelled), or ``"actors"``, a pool of threaded
+    actors each running up to ``trials_per_actor`` trials at once (fewer processes, less Ray
+    work per trial; a worker death takes every trial running in that actor with it).
+    """
+
     address: str | None = None
     num_cpus: PositiveInt | None = None
     num_cpus_per_trial: Annotated[float, Field(gt=0.0, le=64.0)] = 0.25
     max_task_retries: Annotated[int, Field(ge=0, le=10)] = 2
     runtime_env: dict[str, Any] | None = None
+    executor: Literal["tasks", "actors"] = "tasks"
+    trials_per_actor: Annotated[int, Field(ge=1, le=256)] = 16
 
 
 class BackendConfig(_Strict):

@@ -1,4 +1,5 @@
-"""One contract, three backends: the same tests run on ``local``, ``threads`` and ``ray``.
+"""One contract, three backends: the same tests run on ``local``, ``threads`` and ``ray`` (both of
+its executors: ``ray`` runs Ray tasks, ``ray-actors`` the actor pool).
 
 Backend level: every submitted trial comes back exactly once, failures are results and never
 exceptions, ``next_result`` honours its timeout, ``cancel_all`` drops pending trials and leaves the
@@ -23,21 +24,31 @@ from meta_orchestrator.hub import run_experiment_suite
 from tests.backends.helpers import agent, load, rows, runner_for, simulated, spec, suite
 from tests.backends.helpers import write_agents as _write_agents
 
-BACKENDS = ["local", "threads", "ray"]
-CONCURRENT = ["threads", "ray"]
+BACKENDS = ["local", "threads", "ray", "ray-actors"]
+CONCURRENT = ["threads", "ray", "ray-actors"]
 RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
+
+
+def backend_section(kind: str, max_in_flight: int | None = None) -> dict[str, Any]:
+    """The ``execution_backend`` mapping for a test kind (``ray-actors``: Ray's actor pool)."""
+    section: dict[str, Any] = {"type": kind.split("-")[0]}
+    if max_in_flight is not None:
+        section["max_in_flight"] = max_in_flight
+    if kind == "ray-actors":
+        section["ray_settings"] = {"executor": "actors"}
+    return section
 
 
 @pytest.fixture(params=BACKENDS)
 def kind(request: pytest.FixtureRequest) -> str:
-    if request.param == "ray":
+    if request.param.startswith("ray"):
         request.getfixturevalue("ray_local")
     return str(request.param)
 
 
 @pytest.fixture(params=CONCURRENT)
 def concurrent_kind(request: pytest.FixtureRequest) -> str:
-    if request.param == "ray":
+    if request.param.startswith("ray"):
         request.getfixturevalue("ray_local")
     return str(request.param)
 
@@ -61,7 +72,8 @@ def runner(agents_dir: Path) -> TrialRunner:
 
 
 def started(kind: str, runner: TrialRunner, max_in_flight: int = 4) -> Backend:
-    backend = create_backend(runner, BackendConfig(type=kind, max_in_flight=max_in_flight))
+    config = BackendConfig.model_validate(backend_section(kind, max_in_flight))
+    backend = create_backend(runner, config)
     backend.start()
     return backend
 
@@ -159,9 +171,7 @@ def shape(value: Any) -> Any:
 
 
 def run_config(tmp: Path, kind: str) -> dict[str, Any]:
-    backend: dict[str, Any] = {"type": kind}
-    if kind != "local":
-        backend["max_in_flight"] = 4
+    backend = backend_section(kind, None if kind == "local" else 4)
     return suite(
         tmp,
         {
@@ -216,12 +226,12 @@ def run_and_read(tmp: Path, kind: str) -> dict[str, Any]:
 def test_same_config_same_trials_and_report_shape(
     other: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    if other == "ray":
+    if other.startswith("ray"):
         request.getfixturevalue("ray_local")
     local = run_and_read(tmp_path / "local", "local")
     concurrent = run_and_read(tmp_path / other, other)
     assert local["status"] == concurrent["status"] == "completed"
-    assert concurrent["backend"] == other
+    assert concurrent["backend"] == other.split("-")[0]
     assert sorted(local["counts"]) == sorted(concurrent["counts"]) == [("bandit", 30), ("grid", 18)]
     # Standard orchestration: same trial indices, variants, seeds and so the same scores.
     assert concurrent["grid"] == local["grid"]

@@ -39,9 +39,16 @@ def test_uses_an_initialised_ray_and_leaves_it_running(
     assert ray_local.is_initialized()
 
 
+# With 4 in flight one actor runs all four trials at once and a kill takes all of them: each dies_once trial kills
+# once, so its neighbours may be killed twice and need two retries. One task retry names the error.
+KILL_CASES = {"tasks": (1, "WorkerCrashedError", "1 task retry"), "actors": (2, "Actor", "2 task")}
+
+
+@pytest.mark.parametrize("executor", list(KILL_CASES))
 def test_killed_workers_are_retried_or_recorded_and_the_run_completes(
-    ray_local: ModuleType, tmp_path: Path
+    ray_local: ModuleType, tmp_path: Path, executor: str
 ) -> None:
+    retries, crash, retried = KILL_CASES[executor]
     folder = _write_agents(tmp_path / "agents")
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -56,7 +63,11 @@ def test_killed_workers_are_retried_or_recorded_and_the_run_completes(
             {"name": "faults", "variants": ["fine", "dies_once"], "trials_per_variant": 2},
             {"name": "fatal", "variants": ["dies_always"], "trials_per_variant": 1},
         ],
-        {"type": "ray", "max_in_flight": 4, "ray_settings": {"max_task_retries": 1}},
+        {
+            "type": "ray",
+            "max_in_flight": 4,
+            "ray_settings": {"max_task_retries": retries, "executor": executor},
+        },
     )
     db = tmp_path / "runs.db"
     run_experiment_suite(load(config, folder), db_path=db, results_dir=tmp_path / "out")
@@ -69,7 +80,7 @@ def test_killed_workers_are_retried_or_recorded_and_the_run_completes(
     ((_, _, status, error),) = [t for t in trials if t[1] == "dies_always"]
     assert status == "error"
     assert "Ray could not run trial 0 of 'dies_always'" in error
-    assert "WorkerCrashedError" in error and "1 task retry" in error
+    assert crash in error and retried in error
 
 
 # ------------------------------------------------------------------------- runtime environment
@@ -154,3 +165,48 @@ def test_private_ray_keeps_an_idle_worker_per_slot(tmp_path: Path) -> None:
     }
     whole = RaySettings(num_cpus=8, num_cpus_per_trial=1.0)
     assert RayBackend(runner, 32, whole)._local_resources() == {"num_cpus": 8}
+
+
+# --------------------------------------------------------------------------------- actor pool
+def test_actor_pool_is_shaped_to_fit_the_nodes() -> None:
+    from meta_orchestrator.backends.ray import pool_shape
+
+    assert pool_shape(32, 16, 0.25, [8.0]) == (16, 2)
+    assert pool_shape(32, 4, 0.25, [8.0]) == (4, 8)
+    assert pool_shape(32, 16, 0.25, [2.0]) == (8, 1)  # an actor cannot outgrow its node
+    assert pool_shape(4, 16, 0.5, [1.0, 1.0]) == (2, 2)  # two one-CPU nodes: one actor each
+    assert pool_shape(2, 16, 0.25, []) == (2, 1)  # nodes unknown: max_in_flight decides
+
+
+def test_unknown_executor_lists_the_choices(tmp_path: Path) -> None:
+    from meta_orchestrator.errors import ConfigError
+
+    config = suite(
+        tmp_path,
+        {"a": simulated(0.5)},
+        [{"name": "e", "variants": ["a"], "trials_per_variant": 1}],
+        {"type": "ray", "ray_settings": {"executor": "processes", "trials_per_actor": 0}},
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(config, tmp_path)
+    message = str(caught.value)
+    assert "execution_backend.ray_settings.executor" in message
+    assert "'tasks'" in message and "'actors'" in message
+    assert "execution_backend.ray_settings.trials_per_actor" in message
+
+
+def test_actor_pool_is_released_on_close(ray_local: ModuleType, tmp_path: Path) -> None:
+    settings = RaySettings(executor="actors", trials_per_actor=2)
+    runner = runner_for(tmp_path, {"a": simulated(0.5)})
+    backend = create_backend(
+        runner, BackendConfig(type="ray", max_in_flight=4, ray_settings=settings)
+    )
+    with backend:
+        assert backend.describe() == "ray(4, local, actors)"
+        for i in range(4):
+            backend.submit(spec("a", i))
+        results = [backend.next_result(timeout=30) for _ in range(4)]
+        actors = list(backend._pool.actors)  # type: ignore[attr-defined]
+    assert len(actors) == 2 and all(r is not None and r.ok for r in results)
+    with pytest.raises(ray_local.exceptions.RayActorError):
+        ray_local.get(actors[0].run.remote([]), timeout=30)

@@ -137,7 +137,9 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def run_cli(folder: Path, address: str | None, env: dict[str, str]) -> Path:
+def run_cli(
+    folder: Path, address: str | None, env: dict[str, str], executor: str = "tasks"
+) -> Path:
     agents = write_agents(folder / "agents")
     config = {
         "name": "cluster",
@@ -150,7 +152,12 @@ def run_cli(folder: Path, address: str | None, env: dict[str, str]) -> Path:
         "execution_backend": {
             "type": "ray",
             "max_in_flight": 4,
-            "ray_settings": {"address": address, "num_cpus": 1, "num_cpus_per_trial": 0.5},
+            "ray_settings": {
+                "address": address,
+                "num_cpus": 1,
+                "num_cpus_per_trial": 0.5,
+                "executor": executor,
+            },
         },
     }
     (folder / "cfg.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -167,8 +174,11 @@ def run_cli(folder: Path, address: str | None, env: dict[str, str]) -> Path:
     return db
 
 
-def test_trials_run_on_both_nodes_from_shipped_modules(cluster: Cluster, tmp_path: Path) -> None:
-    db = run_cli(tmp_path, cluster.address, cluster.env)
+@pytest.mark.parametrize("executor", ["tasks", "actors"])
+def test_trials_run_on_both_nodes_from_shipped_modules(
+    cluster: Cluster, tmp_path: Path, executor: str
+) -> None:
+    db = run_cli(tmp_path, cluster.address, cluster.env, executor)
     trials = rows(db, "SELECT node_id, status, json_extract(metrics_json, '$.shipped') FROM trials")
     assert len(trials) == 8
     assert all(status == "ok" for _, status, _ in trials)
