@@ -78,8 +78,7 @@ from typing import Any
 from meta_orchestrator.backends.base import Backend
 from meta_orchestrator.errors import MetaOrchestratorError, MissingDependencyError
 from meta_orchestrator.experiment_hub.config import RaySettings
-from meta_orchestrator.experiment_hub.execution import TrialRunner
-from meta_orchestrator.experiment_hub.scoring import failure_score
+from meta_orchestrator.experiment_hub.execution import TrialRunner, failed_trial
 from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
 
 log = logging.getLogger("meta_orchestrator.run")
@@ -444,19 +443,13 @@ def crashed_result(
         f"{retries} task retr{'y' if retries == 1 else 'ies'}"
         + (f": {detail[0][:500]}" if detail else "")
     )
-    return TrialResult(
-        run_id=spec.run_id,
-        experiment=spec.experiment,
-        variant=spec.variant,
-        index=spec.index,
-        seed=spec.seed,
+    return failed_trial(
+        spec,
         status="error",
-        started_at=submitted_at,
-        ended_at=ended,
+        started=submitted_at,
         latency=ended - submitted_at,
-        metrics={"latency": ended - submitted_at},
-        score=failure_score(ended - submitted_at, weights),
         error=message,
+        weights=weights,
         traceback=str(exc)[-20_000:] or None,
         attempts=1 + retries,
     )

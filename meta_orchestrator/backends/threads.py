@@ -17,8 +17,7 @@ import traceback
 from collections.abc import Mapping
 
 from meta_orchestrator.backends.base import Backend
-from meta_orchestrator.experiment_hub.execution import TrialRunner
-from meta_orchestrator.experiment_hub.scoring import failure_score
+from meta_orchestrator.experiment_hub.execution import TrialRunner, failed_trial
 from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
 
 _STOP = None
@@ -95,20 +94,13 @@ class ThreadBackend(Backend):
 def _escaped(
     spec: TrialSpec, started: float, exc: BaseException, weights: Mapping[str, float]
 ) -> TrialResult:
-    """An ``error`` trial for what escaped the runner (``SystemExit`` from an agent, say)."""
-    ended = time.time()
-    return TrialResult(
-        run_id=spec.run_id,
-        experiment=spec.experiment,
-        variant=spec.variant,
-        index=spec.index,
-        seed=spec.seed,
+    """An ``error`` trial for what escaped the runner (a ``BaseException`` an agent raised, say)."""
+    return failed_trial(
+        spec,
         status="error",
-        started_at=started,
-        ended_at=ended,
-        latency=ended - started,
-        metrics={"latency": ended - started},
-        score=failure_score(ended - started, weights),
+        started=started,
+        latency=time.time() - started,
         error=f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}",
+        weights=weights,
         traceback=traceback.format_exc(),
     )

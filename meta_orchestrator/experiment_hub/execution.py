@@ -29,7 +29,7 @@ from meta_orchestrator.experiment_hub.scoring import (
     validate_metrics,
     weighted_score,
 )
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec, TrialStatus
 
 
 class TrialTimeout(TimeoutError):
@@ -117,9 +117,16 @@ class TrialRunner:
             error = f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}"
             trace = traceback.format_exc()
         if status != "ok":
-            latency = time.perf_counter() - t0
-            metrics = {"latency": latency}
-            score = failure_score(latency, self.weights)
+            return failed_trial(
+                spec,
+                status=status,
+                started=started,
+                latency=time.perf_counter() - t0,
+                error=error,
+                traceback=trace,
+                weights=self.weights,
+                node_id=current_node_id(),
+            )
         return TrialResult(
             run_id=spec.run_id,
             experiment=spec.experiment,
@@ -147,6 +154,41 @@ class TrialRunner:
                         agent = build_agent(self.variants[name], self.base_dir, self.timeout)
                     self._agents[name] = agent
         return agent
+
+
+def failed_trial(
+    spec: TrialSpec,
+    *,
+    status: TrialStatus,
+    started: float,
+    latency: float,
+    error: str,
+    weights: Mapping[str, float],
+    traceback: str | None = None,
+    attempts: int = 1,
+    node_id: str | None = None,
+) -> TrialResult:
+    """The record of a trial that failed, wherever it failed (the runner, a thread, a Ray worker).
+
+    It is scored like every failed trial (``failure_score``), so each backend's failures count alike.
+    """
+    return TrialResult(
+        run_id=spec.run_id,
+        experiment=spec.experiment,
+        variant=spec.variant,
+        index=spec.index,
+        seed=spec.seed,
+        status=status,
+        started_at=started,
+        ended_at=started + latency,
+        latency=latency,
+        metrics={"latency": latency},
+        score=failure_score(latency, weights),
+        error=error,
+        traceback=traceback,
+        attempts=attempts,
+        node_id=node_id,
+    )
 
 
 # ------------------------------------------------------------------------------------ timeouts

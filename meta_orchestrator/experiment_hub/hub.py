@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -145,12 +147,14 @@ class _Execution:
         self.listener = listener
         self.budget = BudgetGuard(suite.budget)
         self.leaderboard = Leaderboard()
+        self.sigint = _SigintWatch()
 
     def run(self, restored: set[str] | None) -> None:
         handler = _StoreLogHandler(self.writer, self.run_id)
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         status, stop_reasons, error = "failed", [], None
+        sigint = self.sigint
         try:
             runner = TrialRunner.from_config(self.suite)
             backend = create_backend(runner, self.suite.execution_backend)
@@ -163,7 +167,7 @@ class _Execution:
                 backend.describe(),
                 self.suite.seed,
             )
-            with backend:
+            with sigint, backend:
                 orchestrators = self._prepare(restored)
                 self._notify_start(orchestrators)
                 for experiment, orchestrator in orchestrators:
@@ -176,6 +180,12 @@ class _Execution:
             log.warning("run %s interrupted; completed trials are kept", self.run_id)
             raise
         except BaseException as exc:
+            if sigint.seen:
+                # A terminal's Ctrl-C reaches the whole process group: Ray's own processes may die
+                # of it first and surface as a Ray error here. It is still the user's interrupt.
+                status, error = "interrupted", "interrupted (SIGINT)"
+                log.warning("run %s interrupted; completed trials are kept", self.run_id)
+                raise KeyboardInterrupt from exc
             error = f"{type(exc).__name__}: {exc}"
             log.error("run %s failed: %s", self.run_id, error)
             raise
@@ -252,6 +262,28 @@ class _Execution:
             ", ".join(orchestrator.variants),
             orchestrator.planned_trials,
         )
+        try:
+            self._stream(experiment, orchestrator, backend)
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt) or self.sigint.seen
+            status = "interrupted" if interrupted else "failed"
+            self.writer.set_experiment_status(self.run_id, experiment.name, status)
+            raise
+        reason = orchestrator.stop_reason
+        counts = ", ".join(f"{v}={n}" for v, n in orchestrator.choice_counts.items())
+        log.info(
+            "experiment %s finished (%s); choices: %s",
+            experiment.name,
+            reason or "all planned trials done",
+            counts,
+        )
+        self.writer.set_experiment_status(self.run_id, experiment.name, "completed", reason)
+        return reason
+
+    def _stream(
+        self, experiment: ExperimentConfig, orchestrator: Orchestrator, backend: Any
+    ) -> None:
+        """Store each trial the moment it completes, log failures, tell the listener."""
         on_trial = getattr(self.listener, "on_trial", None)
         for result in orchestrator.run(
             backend, run_id=self.run_id, run_seed=self.suite.seed, budget=self.budget
@@ -269,16 +301,6 @@ class _Execution:
                 )
             if on_trial is not None:
                 on_trial(result, self.leaderboard)
-        reason = orchestrator.stop_reason
-        counts = ", ".join(f"{v}={n}" for v, n in orchestrator.choice_counts.items())
-        log.info(
-            "experiment %s finished (%s); choices: %s",
-            experiment.name,
-            reason or "all planned trials done",
-            counts,
-        )
-        self.writer.set_experiment_status(self.run_id, experiment.name, "completed", reason)
-        return reason
 
     def _write_artifacts(self) -> None:
         try:
@@ -287,6 +309,35 @@ class _Execution:
             write_run_artifacts(self.db, self.run_id, self.out_dir)
         except Exception as exc:  # the trials are safe in the store; say so and carry on
             log.error("writing the report for %s failed: %s", self.run_id, exc)
+
+
+class _SigintWatch:
+    """Remembers that SIGINT arrived while the run went on; the usual KeyboardInterrupt still follows.
+
+    Only the main thread can install signal handlers; elsewhere this watches nothing.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _SigintWatch:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        if callable(self._previous):
+            self._previous(signum, frame)
+        elif self._previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
 
 
 class _StoreLogHandler(logging.Handler):

@@ -132,6 +132,7 @@ def test_ctrl_c_keeps_completed_trials_and_resume_finishes_a_standard_run(
         run_suite(config, listener=InterruptAfter(7))
     ran = run_suite.only_run()
     assert ran.record().status == "interrupted"
+    assert ran.experiments()["std"].status == "interrupted"
     assert [t.index for t in ran.trials()] == list(range(7))
     first_active = ran.record().active_seconds
     assert first_active is not None and first_active > 0
