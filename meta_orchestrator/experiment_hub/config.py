@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from meta_orchestrator.errors import ConfigError
+from meta_orchestrator.experiment_hub.scoring import bernoulli_scale
 
 BUILTIN_METRICS: tuple[str, ...] = ("success", "cost", "autonomy", "latency")
 STRATEGIES: tuple[str, ...] = ("epsilon_greedy", "ucb1", "thompson_sampling")
@@ -310,8 +311,7 @@ def _cross_check(config: SuiteConfig) -> list[str]:
 
 
 def _check_bernoulli_rewards(config: SuiteConfig) -> list[str]:
-    nonzero = {k: w for k, w in config.scoring_weights.items() if w != 0}
-    success_only = set(nonzero) == {"success"} and nonzero["success"] > 0
+    success_only = bernoulli_scale(config.scoring_weights) is not None
     return [
         f"experiments[{i}].mab_settings.reward: 'bernoulli' needs scoring_weights with 'success' "
         "as the only non-zero (positive) weight"

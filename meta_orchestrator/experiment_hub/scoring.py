@@ -55,6 +55,15 @@ def validate_metrics(
     return metrics
 
 
+def bernoulli_scale(weights: Mapping[str, float]) -> float | None:
+    """The weight of ``success`` when the score is a positive multiple of it alone (so every score
+    is 0 or that weight, and a Beta-Bernoulli bandit applies); ``None`` otherwise."""
+    nonzero = {name: weight for name, weight in weights.items() if weight != 0}
+    if set(nonzero) == {"success"} and nonzero["success"] > 0:
+        return nonzero["success"]
+    return None
+
+
 def failure_score(latency: float, weights: Mapping[str, float]) -> float:
     """The score of a failed trial (error, timeout): a trial that achieved nothing.
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from meta_orchestrator.errors import ConfigError
 from meta_orchestrator.experiment_hub.config import ExperimentConfig
+from meta_orchestrator.experiment_hub.scoring import bernoulli_scale
 from meta_orchestrator.orchestrators.bandits import (
     STRATEGIES,
     UCB1,
@@ -50,13 +51,12 @@ def create_orchestrator(
 
 def _reward_model(reward: str, weights: Mapping[str, float]) -> tuple[bool, float]:
     """Bernoulli when the score is a positive multiple of ``success`` alone, else Gaussian."""
-    nonzero = {k: w for k, w in weights.items() if w != 0}
-    success_only = set(nonzero) == {"success"} and nonzero["success"] > 0
-    if reward == "bernoulli" and not success_only:
+    scale = bernoulli_scale(weights)
+    if reward == "bernoulli" and scale is None:
         raise ConfigError(
             "mab_settings.reward: 'bernoulli' needs scoring_weights with 'success' as the only "
             "non-zero (positive) weight"
         )
-    if reward == "gaussian" or not success_only:
+    if reward == "gaussian" or scale is None:
         return False, 1.0
-    return True, nonzero["success"]
+    return True, scale
