@@ -21,7 +21,7 @@ import tempfile
 from contextlib import closing
 from pathlib import Path
 
-from meta_orchestrator.experiment_hub.config import build_config
+from meta_orchestrator.core.config import build_config
 from meta_orchestrator.hub import run_experiment_suite
 
 ARM_SETS = {

@@ -4,7 +4,7 @@
 
 A fixed 5-variant simulated problem, twice: Bernoulli success (the score is ``success`` alone, so the
 bandits use Beta posteriors) and a continuous score (Gaussian with unknown variance). The real
-orchestrator classes choose every trial through their real driver loop (``Orchestrator.run``); only
+orchestrator classes choose every trial through their real driver loop (``driver.drive``); only
 the backend is replaced by an in-memory one that draws each trial's score from the variant's true
 distribution, seeded, with no sleeps. ``--in-flight 8`` keeps eight trials pending, so feedback
 arrives late, as on the thread and Ray backends.
@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from meta_orchestrator.backends.base import Backend
-from meta_orchestrator.experiment_hub.config import load_config
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+from meta_orchestrator.core.config import load_config
+from meta_orchestrator.core.trial import TrialResult, TrialSpec
+from meta_orchestrator.driver import drive
 from meta_orchestrator.orchestrators import create_orchestrator
 
 
@@ -128,7 +129,7 @@ def regret(problem: Problem, strategy: str, trials: int, seed: int, in_flight: i
     )
     orchestrator = create_orchestrator(config.experiments[0], seed, config.scoring_weights)
     backend = SimulatedBackend(problem, seed, in_flight)
-    for _ in orchestrator.run(backend, run_id="bench", run_seed=seed):
+    for _ in drive(orchestrator, backend, run_id="bench", run_seed=seed):
         pass
     counts = orchestrator.choice_counts
     assert sum(counts.values()) == trials, counts

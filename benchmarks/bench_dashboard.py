@@ -41,7 +41,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from meta_orchestrator.experiment_hub.trial import TrialResult
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.store import NewRun, StoreWriter
 
 CHROMIUM = "/usr/bin/chromium"

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from meta_orchestrator.experiment_hub.variants.examples import noop_agent
+from meta_orchestrator.core.variants.examples import noop_agent
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.store import RunStore
 from meta_orchestrator.store.connection import connect_for_writing

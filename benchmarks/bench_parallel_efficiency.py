@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from meta_orchestrator.backends.ray import RayBackend
-from meta_orchestrator.experiment_hub.config import RaySettings, SuiteConfig, build_config
-from meta_orchestrator.experiment_hub.execution import TrialRunner
+from meta_orchestrator.core.config import RaySettings, SuiteConfig, build_config
+from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.hub import run_experiment_suite
 
 PER_TRIAL = 0.25

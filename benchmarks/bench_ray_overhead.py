@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from meta_orchestrator.backends.ray import RayBackend
-from meta_orchestrator.experiment_hub.config import RaySettings, SuiteConfig, build_config
-from meta_orchestrator.experiment_hub.execution import TrialRunner
+from meta_orchestrator.core.config import RaySettings, SuiteConfig, build_config
+from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.driver import drive
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.orchestrators import StandardOrchestrator
 
@@ -83,7 +84,7 @@ def orchestrated(suite: SuiteConfig, trials: int, batch: bool) -> float:
             pass  # start the workers and cache the runner on them
         orchestrator = StandardOrchestrator(suite.experiments[0], seed=0)
         t0 = time.perf_counter()
-        done = sum(1 for _ in orchestrator.run(backend, run_id="bench", run_seed=0))
+        done = sum(1 for _ in drive(orchestrator, backend, run_id="bench", run_seed=0))
         elapsed = time.perf_counter() - t0
     assert done == trials, done
     return elapsed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -16,11 +16,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from meta_orchestrator import __version__
+from meta_orchestrator.core.paths import store_path
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import MetaOrchestratorError
+from meta_orchestrator.leaderboard import Leaderboard
+from meta_orchestrator.listener import RunListener
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_CONFIG = "config.yaml"
-DEFAULT_DB = "results/meta_orchestrator.db"
+DB_HELP = (
+    "the run store (default: $META_ORCHESTRATOR_DB, else the config's storage.db, "
+    "else ./results/meta_orchestrator.db)"
+)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -54,9 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)"
     )
-    run.add_argument("--db", help="run store (default: the config's storage.db)")
+    run.add_argument("--db", help=DB_HELP)
     run.add_argument(
-        "--results-dir", help="where results/<run_id>/ go (default: storage.results_dir)"
+        "--results-dir",
+        help="where <run_id>/ folders go (default: the config's storage.results_dir, else the "
+        "store's folder)",
     )
     run.add_argument("--seed", type=int, help="override the config's seed")
     run.add_argument("--quiet", action="store_true", help="no progress bar; print only the run id")
@@ -64,20 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = commands.add_parser("resume", help="continue an interrupted run to its planned budget")
     resume.add_argument("run_id")
-    resume.add_argument("--db", default=DEFAULT_DB, help="run store (default: %(default)s)")
-    resume.add_argument("--results-dir", help="where results/<run_id>/ go")
+    resume.add_argument("--db", help=DB_HELP)
+    resume.add_argument(
+        "--results-dir", help="where <run_id>/ goes (default: where the run first wrote)"
+    )
     resume.add_argument("--quiet", action="store_true")
     resume.set_defaults(handler=_resume)
 
     runs = commands.add_parser("runs", help="list past runs in the store")
-    runs.add_argument("--db", default=DEFAULT_DB, help="run store (default: %(default)s)")
+    runs.add_argument("--db", help=DB_HELP)
     runs.add_argument("--limit", type=int, default=50)
     runs.set_defaults(handler=_runs)
 
     report = commands.add_parser("report", help="print and rewrite a run's summary.md")
     report.add_argument("run_id")
-    report.add_argument("--db", default=DEFAULT_DB, help="run store (default: %(default)s)")
-    report.add_argument("--results-dir", default="results", help="(default: %(default)s)")
+    report.add_argument("--db", help=DB_HELP)
+    report.add_argument("--results-dir", help="where <run_id>/ goes (default: where the run wrote)")
     report.set_defaults(handler=_report)
 
     variants = commands.add_parser(
@@ -89,23 +100,106 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser(
         "compare", help="compare two runs; exit 1 on a significant regression beyond the budget"
     )
-    from meta_orchestrator.guardrail import add_compare_arguments
-
-    add_compare_arguments(compare)
+    _compare_arguments(compare)
     compare.set_defaults(handler=_compare)
+
+    power = commands.add_parser(
+        "power", help="trials the benchmark needs for the gate to catch a drop (power analysis)"
+    )
+    _power_arguments(power)
+    power.set_defaults(handler=_power)
 
     dashboard = commands.add_parser("dashboard", help="start the live Streamlit dashboard")
     dashboard.add_argument("--host", default="127.0.0.1")
     dashboard.add_argument("--port", type=int, default=8501)
-    dashboard.add_argument("--db", default=DEFAULT_DB)
+    dashboard.add_argument("--db", help=DB_HELP)
     dashboard.add_argument("--config-dir", default=".", help="where the launcher finds configs")
     dashboard.set_defaults(handler=_dashboard)
     return parser
 
 
+def _compare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "baseline", help="the reference run: a run folder, its results.json, or a run id in --db"
+    )
+    parser.add_argument(
+        "candidate", help="the run under test: a run folder, its results.json, or a run id in --db"
+    )
+    parser.add_argument("--db", help="run store in which run ids are looked up; " + DB_HELP[4:])
+    parser.add_argument(
+        "--metric",
+        default="score",
+        help="metric to compare: score, success, cost, latency or any recorded metric "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="family-wise false-alarm rate across variants (Holm); default %(default)s",
+    )
+    parser.add_argument(
+        "--max-regression",
+        type=float,
+        default=0.0,
+        help="the budget: a relative worsening tolerated even when significant "
+        "(0.02 = 2%%; default %(default)s)",
+    )
+    direction = parser.add_mutually_exclusive_group()
+    direction.add_argument(
+        "--higher-is-better",
+        dest="higher_is_better",
+        action="store_const",
+        const=True,
+        default=None,
+        help="treat a lower metric as worse (default for every metric but latency and cost)",
+    )
+    direction.add_argument(
+        "--lower-is-better",
+        dest="higher_is_better",
+        action="store_const",
+        const=False,
+        help="treat a higher metric as worse (default for latency and cost)",
+    )
+    parser.add_argument("--markdown", help="write the comparison as Markdown to this file")
+    parser.add_argument("--json", help="write the comparison as JSON to this file")
+
+
+def _power_arguments(parser: argparse.ArgumentParser) -> None:
+    from meta_orchestrator.guardrail import power
+
+    parser.add_argument(
+        "config", nargs="?", default="benchmark_config.yaml", help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=power.DEFAULT_ALPHA, help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--drop",
+        type=float,
+        default=power.DEFAULT_DROP,
+        help="relative drop to detect (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-regression",
+        type=float,
+        default=power.DEFAULT_BUDGET,
+        help="the gate's budget (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--power", type=float, default=power.DEFAULT_POWER, help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--pilot-trials",
+        type=int,
+        default=power.DEFAULT_PILOT_TRIALS,
+        help="pilot trials per variant (default: %(default)s)",
+    )
+
+
 # ------------------------------------------------------------------------------------ handlers
 def _run(args: argparse.Namespace) -> int:
-    from meta_orchestrator.experiment_hub.config import load_config
+    from meta_orchestrator.core.config import load_config
     from meta_orchestrator.hub import run_experiment_suite
 
     config = load_config(args.config)  # ConfigError -> exit 2 before anything is written
@@ -132,8 +226,8 @@ def _resume(args: argparse.Namespace) -> int:
     )
 
 
-def _execute(start, quiet: bool) -> int:  # type: ignore[no-untyped-def]
-    from meta_orchestrator.experiment_hub.progress import RichProgress
+def _execute(start: Callable[[RunListener], str], quiet: bool) -> int:
+    from meta_orchestrator.progress import RichProgress
 
     _log_to(err, quiet)
     listener = _RunIdListener(None if quiet else RichProgress(err))
@@ -169,36 +263,34 @@ def _log_to(console: Console, quiet: bool) -> None:
         logger.addHandler(handler)
 
 
-class _RunIdListener:
+class _RunIdListener(RunListener):
     """Remembers the run id (for the interrupt message) and forwards to the progress bar."""
 
-    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
-        self.inner = inner
+    def __init__(self, inner: RunListener | None) -> None:
+        self.inner = inner or RunListener()
         self.run_id: str | None = None
 
     def on_run_start(self, run_id: str, planned: int, done: int) -> None:
         self.run_id = run_id
-        if self.inner:
-            self.inner.on_run_start(run_id, planned, done)
+        self.inner.on_run_start(run_id, planned, done)
 
-    def on_trial(self, result, leaderboard) -> None:  # type: ignore[no-untyped-def]
-        if self.inner:
-            self.inner.on_trial(result, leaderboard)
+    def on_trial(self, result: TrialResult, leaderboard: Leaderboard) -> None:
+        self.inner.on_trial(result, leaderboard)
 
     def on_run_end(self, run_id: str, status: str) -> None:
         self.run_id = run_id
-        if self.inner:
-            self.inner.on_run_end(run_id, status)
+        self.inner.on_run_end(run_id, status)
 
 
 def _runs(args: argparse.Namespace) -> int:
     from meta_orchestrator.analysis.summary import run_leader
     from meta_orchestrator.store import RunStore
 
-    with RunStore(args.db) as store:
+    db = store_path(args.db)
+    with RunStore(db) as store:
         records = store.list_runs(limit=args.limit)
         if not records:
-            out.print(f"no runs in {args.db} yet")
+            out.print(f"no runs in {db} yet")
             return EXIT_OK
         table = Table("id", "name", "status", "started", "trials", "orchestrator", "leader")
         for record in records:
@@ -219,22 +311,24 @@ def _runs(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from meta_orchestrator.analysis.report import write_run_artifacts
 
-    run_dir = write_run_artifacts(args.db, args.run_id, args.results_dir)
+    run_dir = write_run_artifacts(store_path(args.db), args.run_id, args.results_dir)
     print((run_dir / "summary.md").read_text(encoding="utf-8"))
     err.print(f"wrote {run_dir}")
     return EXIT_OK
 
 
 def _variants(args: argparse.Namespace) -> int:
-    from meta_orchestrator.experiment_hub.config import load_config
-    from meta_orchestrator.experiment_hub.registry import registered
+    from meta_orchestrator.core.config import load_config
+    from meta_orchestrator.core.kinds import kind_of  # loads the kinds and the built-in agents
+    from meta_orchestrator.core.registry import registered
 
     if Path(args.config).is_file():
         config = load_config(args.config)
-        table = Table("variant", "type", "agent / command", "description", title=f"{args.config}")
+        table = Table("variant", "type", "runs", "description", title=f"{args.config}")
         for name, variant in config.variants.items():
-            target = getattr(variant, "agent", None) or " ".join(getattr(variant, "command", []))
-            table.add_row(name, variant.type, target or "simulated", variant.description)
+            table.add_row(
+                name, variant.type, kind_of(variant).describe(variant), variant.description
+            )
         out.print(table)
     else:
         err.print(f"({args.config} not found: showing registered agents only)")
@@ -246,15 +340,40 @@ def _variants(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from meta_orchestrator.guardrail import run_compare
+    from meta_orchestrator.guardrail.gate import run_compare
 
-    return run_compare(args)
+    return run_compare(
+        args.baseline,
+        args.candidate,
+        db=store_path(args.db),
+        metric=args.metric,
+        alpha=args.alpha,
+        max_regression=args.max_regression,
+        higher_is_better=args.higher_is_better,
+        markdown=args.markdown,
+        json_path=args.json,
+    )
+
+
+def _power(args: argparse.Namespace) -> int:
+    from meta_orchestrator.guardrail.power import report
+
+    return report(
+        args.config,
+        alpha=args.alpha,
+        drop=args.drop,
+        budget=args.max_regression,
+        power=args.power,
+        pilot_trials=args.pilot_trials,
+    )
 
 
 def _dashboard(args: argparse.Namespace) -> int:
     from meta_orchestrator.dashboard import launch
 
-    return launch(host=args.host, port=args.port, db=args.db, config_dir=args.config_dir)
+    return launch(
+        host=args.host, port=args.port, db=store_path(args.db), config_dir=args.config_dir
+    )
 
 
 def _date(timestamp: float) -> str:

@@ -4,6 +4,7 @@
     ├── ConfigError                a config or argument is wrong; exit code 2, nothing written
     ├── MissingDependencyError     an optional extra is not installed; the message names the pip command
     ├── StoreError                 the SQLite run store cannot be opened, read or written
+    ├── BackendError               an execution backend cannot start or reach its workers (Ray)
     ├── RunNotFoundError           a run id, run directory or results file does not exist
     └── ComparisonError            two runs cannot be compared (no trials, no shared variant); exit 2
 
@@ -51,6 +52,13 @@ class StoreError(MetaOrchestratorError):
     """The run store could not be used (not a SQLite file, not a run store, locked, ...)."""
 
     exit_code = 2
+
+
+class BackendError(MetaOrchestratorError):
+    """An execution backend cannot start or reach where trials run (a Ray cluster, say).
+
+    Exit code 1: the config was valid, the run could not go on; its completed trials are kept.
+    """
 
 
 class RunNotFoundError(MetaOrchestratorError):

@@ -1,5 +1,393 @@
-"""Short import path for the library API: ``from meta_orchestrator.hub import run_experiment_suite``."""
+"""``run_experiment_suite``: the one entry point the CLI, the dashboard and CI use to run a config.
 
-from meta_orchestrator.experiment_hub.hub import resume_run, run_experiment_suite
+It wires config -> orchestrator -> backend -> store: every trial is committed to the SQLite store as
+it completes, and the run's ``results.json``, ``summary.md`` and ``config.yaml`` are written at the end
+(also after a failure or Ctrl-C, from whatever trials were completed).
+"""
 
-__all__ = ["resume_run", "run_experiment_suite"]
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from meta_orchestrator import __version__
+from meta_orchestrator.backends import Backend, create_backend
+from meta_orchestrator.core.config import (
+    ExperimentConfig,
+    SuiteConfig,
+    load_config,
+    parse_config_text,
+)
+from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.core.paths import results_root, store_path
+from meta_orchestrator.driver import BudgetGuard, drive
+from meta_orchestrator.errors import ConfigError
+from meta_orchestrator.leaderboard import Leaderboard
+from meta_orchestrator.listener import RunListener
+from meta_orchestrator.orchestrators import Orchestrator, create_orchestrator
+from meta_orchestrator.store import NewRun, RunStore, StoreWriter
+
+log = logging.getLogger("meta_orchestrator.run")
+
+
+def run_experiment_suite(
+    config: SuiteConfig | str | Path | Mapping[str, Any],
+    *,
+    db_path: str | Path | None = None,
+    results_dir: str | Path | None = None,
+    seed: int | None = None,
+    listener: RunListener | None = None,
+) -> str:
+    """Run every enabled experiment of ``config`` and return the run id.
+
+    ``db_path``, ``results_dir`` and ``seed`` override the config. Raises ``ConfigError`` before
+    anything is written if the config is invalid; re-raises ``KeyboardInterrupt`` after marking the
+    run ``interrupted`` and keeping every completed trial.
+    """
+    suite = _as_config(config)
+    if seed is not None:
+        suite = suite.with_overrides(seed=seed)
+    db = store_path(db_path, suite)
+    out_dir = results_root(results_dir, store=db, config=suite)
+    run_id = new_run_id()
+    with StoreWriter(db) as writer:
+        writer.create_run(
+            NewRun(
+                id=run_id,
+                name=suite.name,
+                orchestrator=_orchestrator_label(suite),
+                backend=suite.execution_backend.type,
+                seed=suite.seed,
+                planned_trials=suite.planned_trials,
+                config_yaml=suite.to_yaml(),
+                config_path=str(suite.base_dir),
+                started_at=time.time(),
+                package_version=__version__,
+                git_commit=git_commit(suite.base_dir),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                results_dir=str(out_dir.resolve()),
+            )
+        )
+        _Execution(suite, run_id, writer, db, out_dir, listener).run(restored=None)
+    return run_id
+
+
+def resume_run(
+    run_id: str,
+    *,
+    db_path: str | Path | None = None,
+    results_dir: str | Path | None = None,
+    listener: RunListener | None = None,
+) -> str:
+    """Continue an interrupted (or failed) run to its planned budget; no trial lost or duplicated.
+
+    Orchestrator state, bandit statistics included, is rebuilt from the stored trials. The outputs
+    go to the run's own results folder, as recorded when it started (``results_dir`` overrides).
+    """
+    db = store_path(db_path)
+    with RunStore(db) as store:
+        record = store.get_run(run_id)
+        if record.status == "completed":
+            raise ConfigError(f"run {run_id} already completed; nothing to resume")
+        if record.status == "running" and process_alive(record.pid, record.host):
+            raise ConfigError(f"run {run_id} is still running (pid {record.pid})")
+        base_dir = Path(record.config_path) if record.config_path else Path.cwd()
+        suite = parse_config_text(record.config_yaml, base_dir if base_dir.is_dir() else None)
+        done_experiments = {e.name for e in store.experiments(run_id) if e.status == "completed"}
+        # Time spent running, not the downtime between an interrupt and this resume.
+        elapsed = record.active_seconds
+        if elapsed is None:
+            elapsed = (record.ended_at or time.time()) - record.started_at
+    out_dir = results_root(results_dir, store=db, config=suite, recorded=record.results_dir)
+    with StoreWriter(db) as writer:
+        writer.mark_running(run_id, os.getpid())
+        writer.add_log(run_id, "INFO", f"resuming run {run_id}")
+        execution = _Execution(suite, run_id, writer, db, out_dir, listener)
+        execution.budget.elapsed_before = elapsed
+        execution.run(restored=done_experiments)
+    return run_id
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class _Execution:
+    """One pass over a suite's experiments for one run id (a fresh run or a resumed one)."""
+
+    def __init__(
+        self,
+        suite: SuiteConfig,
+        run_id: str,
+        writer: StoreWriter,
+        db: Path,
+        out_dir: Path,
+        listener: RunListener | None,
+    ) -> None:
+        self.suite = suite
+        self.run_id = run_id
+        self.writer = writer
+        self.db = db
+        self.out_dir = out_dir
+        self.listener = listener or RunListener()
+        self.budget = BudgetGuard(suite.budget)
+        self.leaderboard = Leaderboard()
+        self.sigint = _SigintWatch()
+
+    def run(self, restored: set[str] | None) -> None:
+        handler = _StoreLogHandler(self.writer, self.run_id)
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        status, stop_reasons, error = "failed", [], None
+        sigint = self.sigint
+        try:
+            runner = TrialRunner.from_config(self.suite)
+            backend = create_backend(runner, self.suite.execution_backend)
+            log.info(
+                "run %s: %s, %d experiment(s), %d planned trials, backend %s, seed %d",
+                self.run_id,
+                self.suite.name,
+                len(self.suite.enabled_experiments),
+                self.suite.planned_trials,
+                backend.describe(),
+                self.suite.seed,
+            )
+            with sigint, backend:
+                orchestrators = self._prepare(restored)
+                self._notify_start(orchestrators)
+                for experiment, orchestrator in orchestrators:
+                    reason = self._run_experiment(experiment, orchestrator, backend)
+                    if reason:
+                        stop_reasons.append(f"{experiment.name}: {reason}")
+            status = "completed"
+        except KeyboardInterrupt:
+            status, error = "interrupted", "interrupted (SIGINT)"
+            log.warning("run %s interrupted; completed trials are kept", self.run_id)
+            raise
+        except BaseException as exc:
+            if sigint.seen:
+                # A terminal's Ctrl-C reaches the whole process group: Ray's own processes may die
+                # of it first and surface as a Ray error here. It is still the user's interrupt.
+                status, error = "interrupted", "interrupted (SIGINT)"
+                log.warning("run %s interrupted; completed trials are kept", self.run_id)
+                raise KeyboardInterrupt from exc
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("run %s failed: %s", self.run_id, error)
+            raise
+        finally:
+            log.info("run %s %s", self.run_id, status)
+            log.removeHandler(handler)
+            self.writer.finish_run(
+                self.run_id, status, "; ".join(stop_reasons) or None, error, self.budget.elapsed
+            )
+            self.writer.flush()
+            self._write_artifacts()
+            self.listener.on_run_end(self.run_id, status)
+
+    def _prepare(self, restored: set[str] | None) -> list[tuple[ExperimentConfig, Orchestrator]]:
+        prepared = []
+        resuming = restored is not None
+        store = RunStore(self.db) if resuming else None
+        try:
+            for position, experiment in enumerate(self.suite.experiments):
+                if not experiment.enabled:
+                    continue
+                orchestrator = create_orchestrator(
+                    experiment, self.suite.seed, self.suite.scoring_weights
+                )
+                self.writer.upsert_experiment(
+                    self.run_id,
+                    position,
+                    experiment.name,
+                    orchestrator.kind,
+                    orchestrator.strategy,
+                    orchestrator.variants,
+                    orchestrator.planned_trials,
+                )
+                if store is not None:
+                    stored = (
+                        r for _, r in store.iter_trials(self.run_id, experiment=experiment.name)
+                    )
+                    orchestrator.restore(self._replay(stored))
+                    if restored and experiment.name in restored:
+                        continue
+                prepared.append((experiment, orchestrator))
+        finally:
+            if store is not None:
+                store.close()
+        return prepared
+
+    def _replay(self, results: Any) -> Any:
+        for result in results:
+            self.budget.record(result)
+            self.leaderboard.add(result)
+            yield result
+
+    def _notify_start(self, orchestrators: list[tuple[ExperimentConfig, Orchestrator]]) -> None:
+        done = self.leaderboard.total
+        planned = done + sum(o.planned_trials - o.done for _, o in orchestrators)
+        self.listener.on_run_start(self.run_id, planned, done)
+
+    def _run_experiment(
+        self, experiment: ExperimentConfig, orchestrator: Orchestrator, backend: Backend
+    ) -> str | None:
+        skip = self.budget.exhausted()
+        if skip:
+            log.warning("experiment %s skipped: %s", experiment.name, skip)
+            self.writer.set_experiment_status(self.run_id, experiment.name, "skipped", skip)
+            return skip
+        self.writer.set_experiment_status(self.run_id, experiment.name, "running")
+        log.info(
+            "experiment %s: %s%s over %s, %d trials planned",
+            experiment.name,
+            orchestrator.kind,
+            f" ({orchestrator.strategy})" if orchestrator.strategy else "",
+            ", ".join(orchestrator.variants),
+            orchestrator.planned_trials,
+        )
+        try:
+            self._stream(experiment, orchestrator, backend)
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt) or self.sigint.seen
+            status = "interrupted" if interrupted else "failed"
+            self.writer.set_experiment_status(self.run_id, experiment.name, status)
+            raise
+        reason = orchestrator.stop_reason
+        counts = ", ".join(f"{v}={n}" for v, n in orchestrator.choice_counts.items())
+        log.info(
+            "experiment %s finished (%s); choices: %s",
+            experiment.name,
+            reason or "all planned trials done",
+            counts,
+        )
+        self.writer.set_experiment_status(self.run_id, experiment.name, "completed", reason)
+        return reason
+
+    def _stream(
+        self, experiment: ExperimentConfig, orchestrator: Orchestrator, backend: Backend
+    ) -> None:
+        """Store each trial the moment it completes, log failures, tell the listener."""
+        for result in drive(
+            orchestrator, backend, run_id=self.run_id, run_seed=self.suite.seed, budget=self.budget
+        ):
+            self.writer.add_trial(result)
+            self.leaderboard.add(result)
+            if not result.ok:
+                log.warning(
+                    "trial %s/%d (%s) %s: %s",
+                    experiment.name,
+                    result.index,
+                    result.variant,
+                    result.status,
+                    result.error,
+                )
+            self.listener.on_trial(result, self.leaderboard)
+
+    def _write_artifacts(self) -> None:
+        try:
+            from meta_orchestrator.analysis.report import write_run_artifacts
+
+            write_run_artifacts(self.db, self.run_id, self.out_dir)
+        except Exception as exc:  # the trials are safe in the store; say so and carry on
+            log.error("writing the report for %s failed: %s", self.run_id, exc)
+
+
+class _SigintWatch:
+    """Remembers that SIGINT arrived while the run went on; the usual KeyboardInterrupt still follows.
+
+    Only the main thread can install signal handlers; elsewhere this watches nothing.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _SigintWatch:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        if callable(self._previous):
+            self._previous(signum, frame)
+        elif self._previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+
+class _StoreLogHandler(logging.Handler):
+    def __init__(self, writer: StoreWriter, run_id: str) -> None:
+        super().__init__(logging.INFO)
+        self.writer = writer
+        self.run_id = run_id
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.writer.add_log(self.run_id, record.levelname, record.getMessage())
+        except Exception:  # logging must never break a run
+            self.handleError(record)
+
+
+def _as_config(config: SuiteConfig | str | Path | Mapping[str, Any]) -> SuiteConfig:
+    return config if isinstance(config, SuiteConfig) else load_config(config)
+
+
+def _orchestrator_label(suite: SuiteConfig) -> str:
+    kinds = []
+    for experiment in suite.enabled_experiments:
+        label = experiment.orchestrator
+        if experiment.mab_settings is not None and experiment.orchestrator == "mab":
+            label = f"mab:{experiment.mab_settings.strategy}"
+        if label not in kinds:
+            kinds.append(label)
+    return "+".join(kinds)
+
+
+def git_commit(directory: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+def process_alive(pid: int | None, host: str | None) -> bool:
+    """Whether process ``pid`` on this host exists. Another user's live process (``kill`` answers
+    ``PermissionError``) is alive; a process on another host cannot be checked and counts as dead."""
+    if pid is None or host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["RunListener", "process_alive", "resume_run", "run_experiment_suite"]

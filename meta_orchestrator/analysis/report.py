@@ -34,8 +34,9 @@ from meta_orchestrator.analysis.summary import (
     VariantSummary,
     summarize_run,
 )
+from meta_orchestrator.core.paths import results_root
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import ComparisonError, RunNotFoundError
-from meta_orchestrator.experiment_hub.trial import TrialResult
 from meta_orchestrator.store import RunRecord, RunStore
 
 RESULTS_FORMAT = "meta-orchestrator/results"
@@ -50,14 +51,20 @@ _BAR_WIDTH = 20
 
 
 # ------------------------------------------------------------------------------------- artifacts
-def write_run_artifacts(db_path: str | Path, run_id: str, out_dir: str | Path) -> Path:
+def write_run_artifacts(
+    db_path: str | Path, run_id: str, out_dir: str | Path | None = None
+) -> Path:
     """Write ``results.json``, ``summary.md`` and ``config.yaml`` for a run; return their folder.
 
-    Raises ``StoreError`` / ``RunNotFoundError`` if the store or the run does not exist.
+    ``out_dir`` holds the run's folder; ``None`` means where the run recorded its outputs
+    (``core.paths.results_root``). Raises ``StoreError`` / ``RunNotFoundError`` if the store or the
+    run does not exist.
     """
-    run_dir = Path(out_dir) / run_id
-    with RunStore(db_path) as store, store.snapshot():
+    db = Path(db_path)
+    with RunStore(db) as store, store.snapshot():
         summary = summarize_run(store, run_id)
+        root = results_root(out_dir, store=db, recorded=summary.run.results_dir)
+        run_dir = root / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_results(store, summary, run_dir / RESULTS_FILE)
     with atomic_write(run_dir / SUMMARY_FILE) as out:

@@ -1,4 +1,7 @@
-"""Execution backends: where trials run. ``create_backend`` maps the config's ``type`` to a class."""
+"""Execution backends: where trials run. ``create_backend`` maps the config's ``type`` to a class.
+
+The names are ``core.config.BACKEND_NAMES``, the one list the config validates against.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,8 @@ from collections.abc import Callable
 from meta_orchestrator.backends.base import Backend
 from meta_orchestrator.backends.local import LocalBackend
 from meta_orchestrator.backends.threads import ThreadBackend
-from meta_orchestrator.errors import ConfigError
-from meta_orchestrator.experiment_hub.config import BackendConfig
-from meta_orchestrator.experiment_hub.execution import TrialRunner
+from meta_orchestrator.core.config import BACKEND_NAMES, BackendConfig
+from meta_orchestrator.core.execution import TrialRunner
 
 __all__ = ["BACKENDS", "Backend", "LocalBackend", "ThreadBackend", "create_backend"]
 
@@ -25,13 +27,10 @@ BACKENDS: dict[str, Callable[[TrialRunner, BackendConfig], Backend]] = {
     "threads": lambda runner, config: ThreadBackend(runner, config.in_flight),
     "ray": _ray,
 }
+if set(BACKENDS) != set(BACKEND_NAMES):  # the config validates against BACKEND_NAMES
+    raise ImportError(f"backends {sorted(BACKENDS)} differ from {BACKEND_NAMES}")
 
 
 def create_backend(runner: TrialRunner, config: BackendConfig) -> Backend:
-    try:
-        factory = BACKENDS[config.type]
-    except KeyError:
-        raise ConfigError(
-            f"execution_backend.type: must be one of {', '.join(BACKENDS)} (got {config.type!r})"
-        ) from None
-    return factory(runner, config)
+    """The backend ``config.type`` names (validated by the config, so always one of BACKENDS)."""
+    return BACKENDS[config.type](runner, config)

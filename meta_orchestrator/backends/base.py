@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+from meta_orchestrator.core.trial import TrialResult, TrialSpec
 
 
 class Backend(ABC):

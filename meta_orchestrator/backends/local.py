@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 
 from meta_orchestrator.backends.base import Backend
-from meta_orchestrator.experiment_hub.execution import TrialRunner
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.core.trial import TrialResult, TrialSpec
 
 
 class LocalBackend(Backend):

@@ -76,10 +76,10 @@ from types import ModuleType
 from typing import Any
 
 from meta_orchestrator.backends.base import Backend
-from meta_orchestrator.errors import MetaOrchestratorError, MissingDependencyError
-from meta_orchestrator.experiment_hub.config import RaySettings
-from meta_orchestrator.experiment_hub.execution import TrialRunner, failed_trial
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+from meta_orchestrator.core.config import RaySettings
+from meta_orchestrator.core.execution import TrialRunner, failed_trial
+from meta_orchestrator.core.trial import TrialResult, TrialSpec
+from meta_orchestrator.errors import BackendError, MissingDependencyError
 
 log = logging.getLogger("meta_orchestrator.run")
 
@@ -194,7 +194,7 @@ class RayBackend(Backend):
             ray.init(**options)
         except Exception as exc:
             where = f"the Ray cluster at {address!r}" if address else "a local Ray"
-            raise MetaOrchestratorError(
+            raise BackendError(
                 f"cannot start or reach {where}: {type(exc).__name__}: {exc}. Check "
                 "execution_backend.ray_settings (address null starts a private local Ray; "
                 "'host:port' needs `ray start --head` running there)."

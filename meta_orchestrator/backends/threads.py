@@ -17,8 +17,8 @@ import traceback
 from collections.abc import Mapping
 
 from meta_orchestrator.backends.base import Backend
-from meta_orchestrator.experiment_hub.execution import TrialRunner, failed_trial
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+from meta_orchestrator.core.execution import TrialRunner, failed_trial
+from meta_orchestrator.core.trial import TrialResult, TrialSpec
 
 _STOP = None
 

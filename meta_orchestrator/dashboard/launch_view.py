@@ -8,11 +8,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from meta_orchestrator.core.config import SuiteConfig
 from meta_orchestrator.dashboard import launcher
 from meta_orchestrator.dashboard.common import Settings, code, plain, shown_errors
 from meta_orchestrator.dashboard.data import DashboardStore
 from meta_orchestrator.errors import ConfigError, MetaOrchestratorError
-from meta_orchestrator.experiment_hub.config import SuiteConfig
 from meta_orchestrator.store import RunRecord
 
 START_TIMEOUT = 30.0

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import yaml
 
-from meta_orchestrator.experiment_hub.config import (
+from meta_orchestrator.core.config import (
     SuiteConfig,
     build_config,
     load_config,
     parse_config_text,
 )
+from meta_orchestrator.core.paths import results_root
 from meta_orchestrator.store import RunRecord, RunStore
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -131,7 +132,7 @@ _lock = threading.Lock()
 def start(config_file: Path, db: Path, config_dir: Path) -> Launch:
     """Start ``meta-orchestrator run`` on ``config_file`` writing into ``db``; return at once."""
     config = load_config(config_file)
-    results_dir = (config.base_dir / config.storage.results_dir).resolve()
+    results_dir = results_root(None, store=db, config=config).resolve()
     log_dir = db.resolve().parent / LAUNCH_FOLDER
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.name}.log"

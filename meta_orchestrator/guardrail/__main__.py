@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from meta_orchestrator.cli import main
-
 if __name__ == "__main__":
+    from meta_orchestrator.cli import main
+
     sys.exit(main(["compare", *sys.argv[1:]]))

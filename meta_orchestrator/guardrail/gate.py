@@ -8,7 +8,6 @@ the CLI prints without a traceback and turns into exit code 2.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -30,29 +29,40 @@ from meta_orchestrator.analysis.report import atomic_write
 _STYLE = {REGRESSION: "bold red", IMPROVEMENT: "green"}
 
 
-def run_compare(args: argparse.Namespace) -> int:
-    """Run the gate for parsed ``compare`` arguments; 0 pass, 1 regression (errors raise)."""
-    baseline = load_run(args.baseline, args.db)
-    candidate = load_run(args.candidate, args.db)
+def run_compare(
+    baseline_ref: str,
+    candidate_ref: str,
+    *,
+    db: Path | None,
+    metric: str = "score",
+    alpha: float = 0.05,
+    max_regression: float = 0.0,
+    higher_is_better: bool | None = None,
+    markdown: str | None = None,
+    json_path: str | None = None,
+) -> int:
+    """Compare two runs, print the verdict, write the reports; 0 pass, 1 regression (errors raise)."""
+    baseline = load_run(baseline_ref, db)
+    candidate = load_run(candidate_ref, db)
     comparison = compare_runs(
         baseline,
         candidate,
-        metric=args.metric,
-        alpha=args.alpha,
-        max_regression=args.max_regression,
-        higher_is_better=getattr(args, "higher_is_better", None),
+        metric=metric,
+        alpha=alpha,
+        max_regression=max_regression,
+        higher_is_better=higher_is_better,
     )
     console = Console(highlight=False)
     print_comparison(comparison, console)
-    if args.markdown:
-        with atomic_write(Path(args.markdown)) as out:
+    if markdown:
+        with atomic_write(Path(markdown)) as out:
             out.write(comparison.to_markdown())
-        console.print(f"wrote {escape(args.markdown)}")
-    if args.json:
-        with atomic_write(Path(args.json)) as out:
+        console.print(f"wrote {escape(markdown)}")
+    if json_path:
+        with atomic_write(Path(json_path)) as out:
             json.dump(comparison.to_dict(), out, indent=2, allow_nan=False)
             out.write("\n")
-        console.print(f"wrote {escape(args.json)}")
+        console.print(f"wrote {escape(json_path)}")
     return comparison.exit_code
 
 

@@ -18,7 +18,6 @@ the statistical level without running hundreds of benchmarks.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from collections.abc import Collection, Mapping, Sequence
@@ -31,10 +30,9 @@ import numpy as np
 from scipy import stats as _scipy_stats
 
 from meta_orchestrator.analysis.compare import Moments, RunData, VariantData, compare_runs
-from meta_orchestrator.experiment_hub.config import SuiteConfig, load_config
-from meta_orchestrator.experiment_hub.execution import TrialRunner
-from meta_orchestrator.experiment_hub.trial import TrialSpec
-from meta_orchestrator.orchestrators.base import trial_seed
+from meta_orchestrator.core.config import SuiteConfig, load_config
+from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.core.trial import TrialSpec, trial_seed
 
 # The gate settings the benchmark workflow uses; the power analysis defaults to them.
 DEFAULT_ALPHA = 0.05
@@ -316,39 +314,34 @@ def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m meta_orchestrator.guardrail.power",
-        description="Trials the benchmark needs for the gate to catch a relative drop in mean score.",
-    )
-    parser.add_argument("config", nargs="?", default="benchmark_config.yaml")
-    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA)
-    parser.add_argument("--drop", type=float, default=DEFAULT_DROP, help="relative drop to detect")
-    parser.add_argument("--max-regression", type=float, default=DEFAULT_BUDGET, help="the budget")
-    parser.add_argument("--power", type=float, default=DEFAULT_POWER)
-    parser.add_argument("--pilot-trials", type=int, default=DEFAULT_PILOT_TRIALS)
-    args = parser.parse_args(argv)
+def report(
+    config: str | Path,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    drop: float = DEFAULT_DROP,
+    budget: float = DEFAULT_BUDGET,
+    power: float = DEFAULT_POWER,
+    pilot_trials: int = DEFAULT_PILOT_TRIALS,
+) -> int:
+    """Print the power analysis of ``config``; 1 if a variant falls short of ``power``, else 0."""
     rows, level = analyze(
-        args.config,
-        alpha=args.alpha,
-        drop=args.drop,
-        budget=args.max_regression,
-        power=args.power,
-        pilot_trials=args.pilot_trials,
+        config, alpha=alpha, drop=drop, budget=budget, power=power, pilot_trials=pilot_trials
     )
     print(
-        f"{args.config}: detect a {100 * args.drop:g}% drop in mean score beyond a "
-        f"{100 * args.max_regression:g}% budget with {100 * args.power:g}% power; one-sided Welch "
-        f"at alpha {args.alpha:g} / {len(rows)} variants = {level:.5f} (Holm's first step); "
-        f"pilot of {args.pilot_trials} trials per variant.\n"
+        f"{config}: detect a {100 * drop:g}% drop in mean score beyond a "
+        f"{100 * budget:g}% budget with {100 * power:g}% power; one-sided Welch "
+        f"at alpha {alpha:g} / {len(rows)} variants = {level:.5f} (Holm's first step); "
+        f"pilot of {pilot_trials} trials per variant.\n"
     )
     print(format_table(rows))
-    short = [r.variant for r in rows if r.power is not None and r.power < args.power]
+    short = [r.variant for r in rows if r.power is not None and r.power < power]
     if short:
-        print(f"\nbelow {100 * args.power:g}% power: {', '.join(short)}")
+        print(f"\nbelow {100 * power:g}% power: {', '.join(short)}")
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from meta_orchestrator.cli import main
+
+    sys.exit(main(["power", *sys.argv[1:]]))

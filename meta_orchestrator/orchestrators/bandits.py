@@ -18,30 +18,16 @@ arms instead of piling onto one. Every arm is tried before any is exploited.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 import numpy as np
 
-from meta_orchestrator.experiment_hub.config import ExperimentConfig, MabSettings
-from meta_orchestrator.experiment_hub.trial import TrialResult
-from meta_orchestrator.orchestrators.base import Orchestrator
+from meta_orchestrator.core.config import STRATEGY_NAMES, ExperimentConfig, MabSettings
+from meta_orchestrator.core.running import RunningMoments
+from meta_orchestrator.core.trial import TrialResult
+from meta_orchestrator.orchestrators.base import Orchestrator, Proposal
 
 _POSTERIOR_DRAWS = 4000
-
-
-@dataclass
-class ArmStats:
-    """Streaming reward statistics of one arm (Welford's algorithm)."""
-
-    n: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
-
-    def add(self, reward: float) -> None:
-        self.n += 1
-        delta = reward - self.mean
-        self.mean += delta / self.n
-        self.m2 += delta * (reward - self.mean)
 
 
 class BanditOrchestrator(Orchestrator):
@@ -64,7 +50,7 @@ class BanditOrchestrator(Orchestrator):
         self.bernoulli = bernoulli
         self.reward_scale = reward_scale
         self.rng = np.random.default_rng([seed, 0xB4D17])
-        self.arms: dict[str, ArmStats] = {v: ArmStats() for v in self.variants}
+        self.arms: dict[str, RunningMoments] = {v: RunningMoments() for v in self.variants}
         self._worst = math.inf
         self._best = -math.inf
         self._dispatched = 0
@@ -77,12 +63,12 @@ class BanditOrchestrator(Orchestrator):
     def strategy(self) -> str:
         return self.strategy_name
 
-    def restore(self, results):  # type: ignore[no-untyped-def]
+    def restore(self, results: Iterable[TrialResult]) -> None:
         super().restore(results)
         self._dispatched = self.done
 
     # ----------------------------------------------------------------------------- dispatching
-    def _choose(self) -> tuple[int, str] | None:
+    def _choose(self) -> Proposal | None:
         if self._dispatched >= self.planned_trials:
             return None
         untried = [v for v in self.variants if self.arms[v].n + self.pending[v] < self._min_pulls]
@@ -102,7 +88,7 @@ class BanditOrchestrator(Orchestrator):
         self._dispatched += 1
         index = self._next_index
         self._next_index += 1
-        return index, variant
+        return Proposal(index, variant)
 
     @property
     def _min_pulls(self) -> int:
@@ -116,7 +102,7 @@ class BanditOrchestrator(Orchestrator):
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------- feedback
-    def _observe(self, result: TrialResult) -> None:
+    def _update(self, result: TrialResult) -> None:
         self.arms[result.variant].add(self._reward(result))
         stop = self.settings.early_stop
         if stop is not None and self.stop_reason is None and self.done % stop.check_every == 0:
@@ -221,7 +207,7 @@ class ThompsonSampling(BanditOrchestrator):
 
 
 STRATEGIES: dict[str, type[BanditOrchestrator]] = {
-    "epsilon_greedy": EpsilonGreedy,
-    "ucb1": UCB1,
-    "thompson_sampling": ThompsonSampling,
+    cls.strategy_name: cls for cls in (EpsilonGreedy, UCB1, ThompsonSampling)
 }
+if set(STRATEGIES) != set(STRATEGY_NAMES):  # the config validates against STRATEGY_NAMES
+    raise ImportError(f"bandit strategies {sorted(STRATEGIES)} differ from {STRATEGY_NAMES}")

@@ -1,72 +1,57 @@
-"""The contract every orchestrator keeps, and the one driver loop that runs them all.
+"""The contract every orchestrator keeps: it proposes trials and is told their results.
 
-An orchestrator *chooses*; it never executes. The driver asks ``next_trial()`` for work while the
-backend has room, and reports each finished trial with ``on_trial_complete(result)``, in whatever
-order trials finish. So one orchestrator works unchanged with one trial at a time (sequential
-backend) and with a hundred in flight (threads, Ray). ``pending`` counts trials dispatched and not yet
-reported; strategies use it so that concurrent dispatches do not all pile onto one variant.
+An orchestrator *chooses*; it never executes, stores or waits. The driver (``meta_orchestrator.driver``)
+asks ``propose()`` for work while the backend has room and reports every finished trial with
+``observe(result)``. Results arrive in completion order, which is not dispatch order once more than
+one trial is in flight: an orchestrator must give the same guarantees (no trial index proposed twice,
+``planned_trials`` respected) whatever that order is. So one orchestrator works unchanged with one
+trial at a time and with a hundred in flight.
 
-State is rebuilt from stored trials by ``restore(results)``: that is how ``resume`` continues a run
-with no trial lost or duplicated.
+What may be called when:
+
+* ``restore(results)`` first, at most once, before any ``propose``: the trials an interrupted run of
+  this experiment already stored, in any order. Afterwards ``propose`` never returns a stored index,
+  and indices that were dispatched but never stored (cancelled by an interrupt) are proposed again.
+* ``propose()`` any number of times; ``None`` means "nothing to dispatch now". It returns ``None`` for
+  good after ``stop`` or once the plan is spent; while trials are pending it may also return ``None``
+  and later propose again (a strategy waiting for feedback).
+* ``observe(result)`` exactly once per proposed trial that finished. A trial cancelled by the driver
+  is never observed; the driver calls ``forget_pending()`` instead.
+* ``stop(reason)`` at any time; the first reason is kept and nothing more is proposed. Pending
+  trials may still be observed.
+
+Not thread-safe: one driver thread calls every method. None of them raises for a trial's failure
+(a failed trial is a result with status ``error`` or ``timeout``); a ``ValueError`` from ``observe``
+means the driver broke the contract (a result for an experiment it does not run).
 """
 
 from __future__ import annotations
 
-import time
-import zlib
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from meta_orchestrator.backends.base import Backend
-from meta_orchestrator.experiment_hub.config import Budget, ExperimentConfig
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
-
-
-def trial_seed(run_seed: int, experiment: str, index: int) -> int:
-    """A stable per-trial seed: the same run seed gives every trial the same seed on any machine."""
-    return zlib.crc32(f"{run_seed}:{experiment}:{index}".encode()) & 0x7FFFFFFF
+from meta_orchestrator.core.config import ExperimentConfig
+from meta_orchestrator.core.trial import TrialResult
 
 
-@dataclass
-class BudgetGuard:
-    """Run-wide limits shared by every experiment of a run: total cost and wall time."""
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """One trial to dispatch: its index in the experiment and the variant that runs it."""
 
-    budget: Budget
-    started: float = field(default_factory=time.monotonic)
-    spent: float = 0.0
-    elapsed_before: float = 0.0  # wall time used before a resume
-
-    def record(self, result: TrialResult) -> None:
-        self.spent += result.cost
-
-    @property
-    def elapsed(self) -> float:
-        return self.elapsed_before + time.monotonic() - self.started
-
-    def cost_exhausted(self) -> str | None:
-        limit = self.budget.max_cost
-        if limit is not None and self.spent >= limit:
-            return f"budget: total cost {self.spent:.4g} reached max_cost {limit:g}"
-        return None
-
-    def time_exhausted(self) -> str | None:
-        limit = self.budget.max_seconds
-        if limit is not None and self.elapsed >= limit:
-            return f"budget: wall time {self.elapsed:.1f}s reached max_seconds {limit:g}"
-        return None
-
-    @property
-    def poll_interval(self) -> float | None:
-        return 0.25 if self.budget.max_seconds is not None else None
+    index: int
+    variant: str
 
 
 class Orchestrator(ABC):
     """Chooses which variant runs next in one experiment.
 
-    Subclasses implement ``_choose()`` (a variant name, or ``None`` when nothing more should be
-    dispatched now) and may override ``_observe(result)``. Not thread-safe: only the driver calls it.
+    Subclasses implement ``planned_trials`` and ``_choose()`` and may override ``_update(result)``
+    (called once per observed or restored result, in arrival order). The shared bookkeeping here
+    keeps ``pending`` (dispatched, not yet observed) and ``completed`` counts per variant, which
+    strategies read so that concurrent dispatches do not all pile onto one variant. Memory is a
+    few counters per variant, whatever the number of trials.
     """
 
     kind: str = "orchestrator"
@@ -78,7 +63,7 @@ class Orchestrator(ABC):
         self.pending: Counter[str] = Counter()
         self.completed: Counter[str] = Counter()
         self.stop_reason: str | None = None
-        self._done = 0  # a count, not a set of indices: memory must not grow with the trials
+        self._done = 0
         self._next_index = 0
 
     # ----------------------------------------------------------------------------- the contract
@@ -89,31 +74,35 @@ class Orchestrator(ABC):
 
     @property
     def strategy(self) -> str | None:
+        """The strategy's name for reports (``thompson_sampling``), or ``None``."""
         return None
 
     @abstractmethod
-    def _choose(self) -> tuple[int, str] | None:
-        """The next ``(trial index, variant)`` to dispatch, or ``None``."""
+    def _choose(self) -> Proposal | None:
+        """The next trial to dispatch, or ``None``; called only while not stopped."""
 
-    def _observe(self, result: TrialResult) -> None:
-        """Update the strategy's state with one finished trial (any order)."""
+    def _update(self, result: TrialResult) -> None:
+        """Take one finished trial into the strategy's state (any order)."""
 
-    # ------------------------------------------------------------------------------ shared logic
-    def next_trial(self) -> tuple[int, str] | None:
+    def propose(self) -> Proposal | None:
         if self.stop_reason is not None:
             return None
-        choice = self._choose()
-        if choice is not None:
-            self.pending[choice[1]] += 1
-        return choice
+        proposal = self._choose()
+        if proposal is not None:
+            self.pending[proposal.variant] += 1
+        return proposal
 
-    def on_trial_complete(self, result: TrialResult) -> None:
+    def observe(self, result: TrialResult) -> None:
+        if result.experiment != self.experiment.name:
+            raise ValueError(
+                f"orchestrator of '{self.experiment.name}' was given a trial of '{result.experiment}'"
+            )
         if self.pending[result.variant] > 0:
             self.pending[result.variant] -= 1
         self._record(result)
 
     def restore(self, results: Iterable[TrialResult]) -> None:
-        """Rebuild state from trials stored by an earlier, interrupted run of this experiment."""
+        """Rebuild state from the trials an earlier, interrupted run of this experiment stored."""
         highest = -1
         for result in results:
             self._record(result)
@@ -121,10 +110,15 @@ class Orchestrator(ABC):
         self._next_index = highest + 1
 
     def stop(self, reason: str) -> None:
-        """Dispatch nothing more (budget, early stop); pending trials still report back."""
+        """Propose nothing more (budget, early stop); pending trials may still be observed."""
         if self.stop_reason is None:
             self.stop_reason = reason
 
+    def forget_pending(self) -> None:
+        """The driver cancelled every pending trial: they will never be observed."""
+        self.pending.clear()
+
+    # ---------------------------------------------------------------------------- read-outs
     @property
     def choice_counts(self) -> dict[str, int]:
         """How often each variant was chosen: completed plus still pending."""
@@ -132,69 +126,10 @@ class Orchestrator(ABC):
 
     @property
     def done(self) -> int:
+        """Trials observed or restored."""
         return self._done
 
     def _record(self, result: TrialResult) -> None:
         self._done += 1
         self.completed[result.variant] += 1
-        self._observe(result)
-
-    # --------------------------------------------------------------------------------- driving
-    def run(
-        self,
-        backend: Backend,
-        *,
-        run_id: str,
-        run_seed: int,
-        budget: BudgetGuard | None = None,
-    ) -> Iterator[TrialResult]:
-        """Dispatch trials to ``backend`` and yield each result as it completes.
-
-        Keeps up to ``backend.max_in_flight`` trials pending and refills as each one finishes, never
-        in lock-step batches. A cost budget stops dispatching and lets pending trials finish (they
-        are paid for); a time budget cancels them. Closing the generator (Ctrl-C) cancels pending
-        trials; every trial already yielded is the caller's to keep.
-        """
-        try:
-            while True:
-                self._check_budget(backend, budget)
-                while backend.in_flight < backend.max_in_flight:
-                    proposal = self.next_trial()
-                    if proposal is None:
-                        break
-                    index, variant = proposal
-                    backend.submit(
-                        TrialSpec(
-                            run_id=run_id,
-                            experiment=self.experiment.name,
-                            variant=variant,
-                            index=index,
-                            seed=trial_seed(run_seed, self.experiment.name, index),
-                        )
-                    )
-                if backend.in_flight == 0:
-                    return
-                result = backend.next_result(budget.poll_interval if budget else None)
-                if result is None:
-                    continue
-                self.on_trial_complete(result)
-                if budget is not None:
-                    budget.record(result)
-                yield result
-        except BaseException:
-            backend.cancel_all()
-            raise
-
-    def _check_budget(self, backend: Backend, budget: BudgetGuard | None) -> None:
-        if budget is None:
-            return
-        reason = budget.cost_exhausted()
-        if reason is not None:
-            self.stop(reason)
-            return
-        reason = budget.time_exhausted()
-        if reason is not None:
-            self.stop(reason)
-            if backend.in_flight:
-                backend.cancel_all()
-                self.pending.clear()
+        self._update(result)

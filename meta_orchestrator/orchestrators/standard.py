@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from meta_orchestrator.experiment_hub.config import ExperimentConfig
-from meta_orchestrator.experiment_hub.trial import TrialResult
-from meta_orchestrator.orchestrators.base import Orchestrator
+from meta_orchestrator.core.config import ExperimentConfig
+from meta_orchestrator.core.trial import TrialResult
+from meta_orchestrator.orchestrators.base import Orchestrator, Proposal
 
 
 class StandardOrchestrator(Orchestrator):
@@ -26,7 +26,7 @@ class StandardOrchestrator(Orchestrator):
     def planned_trials(self) -> int:
         return self.trials_per_variant * len(self.variants)
 
-    def _choose(self) -> tuple[int, str] | None:
+    def _choose(self) -> Proposal | None:
         if self._redo:
             index = self._redo.pop()
         elif self._next_index < self.planned_trials:
@@ -34,7 +34,7 @@ class StandardOrchestrator(Orchestrator):
             self._next_index += 1
         else:
             return None
-        return index, self.variants[index % len(self.variants)]
+        return Proposal(index, self.variants[index % len(self.variants)])
 
     def restore(self, results: Iterable[TrialResult]) -> None:
         seen: set[int] = set()  # only while restoring; a running experiment keeps counts alone

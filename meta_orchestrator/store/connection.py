@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from meta_orchestrator.errors import StoreError
-from meta_orchestrator.store.schema import SCHEMA, SCHEMA_VERSION
+from meta_orchestrator.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 _REQUIRED_TABLES = {"runs", "experiments", "trials", "logs"}
 
@@ -31,6 +31,8 @@ def connect_for_writing(path: Path) -> sqlite3.Connection:
             raise StoreError(
                 f"{path} was written by a newer meta-orchestrator (schema {version}); upgrade"
             )
+        if tables and version < SCHEMA_VERSION:
+            _migrate(conn, version)
         conn.executescript(SCHEMA)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.commit()
@@ -55,6 +57,14 @@ def connect_for_reading(path: Path) -> sqlite3.Connection:
         conn.close()
         raise StoreError(f"{path} is not a meta-orchestrator run store (missing run tables)")
     return conn
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a store written by an older version up to ``SCHEMA_VERSION``, all or nothing."""
+    with conn:
+        for step in range(max(version, 1), SCHEMA_VERSION):
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import RunNotFoundError
-from meta_orchestrator.experiment_hub.trial import TrialResult
 from meta_orchestrator.store.connection import connect_for_reading
 
 
@@ -39,6 +39,7 @@ class RunRecord:
     host: str | None
     pid: int | None
     active_seconds: float | None = None
+    results_dir: str | None = None  # where the run's outputs go (NULL in stores before schema 2)
     trials: int = 0
 
 

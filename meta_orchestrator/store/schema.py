@@ -1,11 +1,18 @@
 """The run store's SQLite schema. One file holds every run; WAL lets readers follow a run live.
 
 ``SCHEMA_VERSION`` is stored in ``PRAGMA user_version``; a file without our tables is "not a run store".
+``SCHEMA`` creates the newest layout; ``MIGRATIONS[v]`` brings a store of version ``v`` to ``v + 1``
+(the writer applies them in order, in one transaction, before it writes anything). Readers open
+older stores as they are: every column a migration adds reads as ``NULL`` there.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE runs ADD COLUMN results_dir TEXT",),
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -26,7 +33,8 @@ CREATE TABLE IF NOT EXISTS runs (
     git_commit      TEXT,
     host            TEXT,
     pid             INTEGER,
-    active_seconds  REAL
+    active_seconds  REAL,
+    results_dir     TEXT
 );
 
 CREATE TABLE IF NOT EXISTS experiments (

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import StoreError
-from meta_orchestrator.experiment_hub.trial import TrialResult
 from meta_orchestrator.store.connection import connect_for_writing
 
 COMMIT_INTERVAL = 0.1
@@ -54,6 +54,7 @@ class NewRun:
     git_commit: str | None
     host: str | None
     pid: int | None
+    results_dir: str | None = None
 
 
 def trial_row(result: TrialResult) -> tuple[Any, ...]:
@@ -124,8 +125,9 @@ class StoreWriter:
     def create_run(self, run: NewRun) -> None:
         self.execute(
             """INSERT INTO runs (id, name, status, orchestrator, backend, seed, planned_trials,
-                config_yaml, config_path, started_at, package_version, git_commit, host, pid)
-               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                config_yaml, config_path, started_at, package_version, git_commit, host, pid,
+                results_dir)
+               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 run.id,
                 run.name,
@@ -140,6 +142,7 @@ class StoreWriter:
                 run.git_commit,
                 run.host,
                 run.pid,
+                run.results_dir,
             ),
         )
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from meta_orchestrator.experiment_hub.trial import TrialResult
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.store import NewRun, RunStore, StoreWriter
 

@@ -21,8 +21,8 @@ from meta_orchestrator.analysis import (
     write_run_artifacts,
 )
 from meta_orchestrator.analysis.report import atomic_write
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import ComparisonError, RunNotFoundError
-from meta_orchestrator.experiment_hub.trial import TrialResult
 
 
 def simulated(success_rate: float, **extra: Any) -> dict[str, Any]:

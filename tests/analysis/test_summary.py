@@ -12,8 +12,8 @@ from scipy import stats
 
 from meta_orchestrator.analysis import summarize_run
 from meta_orchestrator.analysis.summary import NOT_ENOUGH_TRIALS, run_leader
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import RunNotFoundError
-from meta_orchestrator.experiment_hub.trial import TrialResult
 from meta_orchestrator.store import RunStore
 
 

@@ -12,9 +12,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from meta_orchestrator.experiment_hub.config import SuiteConfig, build_config
-from meta_orchestrator.experiment_hub.execution import TrialRunner
-from meta_orchestrator.experiment_hub.trial import TrialSpec
+from meta_orchestrator.core.config import SuiteConfig, build_config
+from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.core.trial import TrialSpec
 
 AGENTS_MODULE = "mo_test_agents"
 

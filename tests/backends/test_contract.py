@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from meta_orchestrator.backends import Backend, create_backend
-from meta_orchestrator.experiment_hub.config import BackendConfig
-from meta_orchestrator.experiment_hub.execution import TrialRunner
-from meta_orchestrator.experiment_hub.trial import TrialResult
+from meta_orchestrator.core.config import BackendConfig
+from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.hub import run_experiment_suite
 from tests.backends.helpers import agent, load, rows, runner_for, simulated, spec, suite
 from tests.backends.helpers import write_agents as _write_agents

@@ -10,9 +10,9 @@ import pytest
 
 import meta_orchestrator
 from meta_orchestrator.backends import create_backend
+from meta_orchestrator.core.config import BackendConfig, RaySettings
+from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.errors import MissingDependencyError
-from meta_orchestrator.experiment_hub.config import BackendConfig, RaySettings
-from meta_orchestrator.experiment_hub.execution import TrialRunner
 from meta_orchestrator.hub import run_experiment_suite
 from tests.backends.helpers import agent, load, rows, runner_for, simulated, spec, suite
 from tests.backends.helpers import write_agents as _write_agents
@@ -117,6 +117,7 @@ def test_fast_trials_share_tasks_and_each_comes_back_once(
     ray_local: ModuleType, tmp_path: Path
 ) -> None:
     from meta_orchestrator.backends.ray import RayBackend
+    from meta_orchestrator.driver import drive
     from meta_orchestrator.orchestrators import StandardOrchestrator
 
     config = load(
@@ -135,7 +136,7 @@ def test_fast_trials_share_tasks_and_each_comes_back_once(
         backend._task = _Counting(backend._task, tasks)
         backend._mean_latency = 0.0  # as if fast trials had been seen: batch from the start
         orchestrator = StandardOrchestrator(config.experiments[0], seed=0)
-        results = list(orchestrator.run(backend, run_id="r", run_seed=0))
+        results = list(drive(orchestrator, backend, run_id="r", run_seed=0))
     assert sorted(r.index for r in results) == list(range(300))
     assert all(r.ok for r in results)
     assert tasks[:16] == [4] * 16  # the first 64 trials go out as 16 tasks

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from meta_orchestrator.backends.base import Backend
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+from meta_orchestrator.core.trial import TrialResult, TrialSpec
 from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

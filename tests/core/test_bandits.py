@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-from meta_orchestrator.experiment_hub.config import load_config
+from meta_orchestrator.core.config import load_config
+from meta_orchestrator.driver import drive
 from meta_orchestrator.orchestrators import STRATEGIES, create_orchestrator
 from meta_orchestrator.store import RunStore
 
@@ -71,7 +72,7 @@ def test_concentration_holds_across_seeds(strategy: str) -> None:
         backend = ScriptedBackend(
             lambda spec, draw=draw: float(draw.random() < RATES[spec.variant])
         )
-        for _ in orchestrator.run(backend, run_id="r", run_seed=seed):
+        for _ in drive(orchestrator, backend, run_id="r", run_seed=seed):
             pass
         counts = orchestrator.choice_counts
         wins += max(counts, key=counts.__getitem__) == "best"

@@ -138,7 +138,7 @@ def test_variants_with_a_broken_config_is_exit_2(tmp_path: Path) -> None:
 def test_a_run_that_fails_exits_1_and_is_recorded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from meta_orchestrator.experiment_hub import hub
+    from meta_orchestrator import hub
 
     def broken_backend(*args: Any) -> Any:
         raise RuntimeError("the cluster is on fire")

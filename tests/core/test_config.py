@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from meta_orchestrator import cli
+from meta_orchestrator.core.config import load_config
 from meta_orchestrator.errors import ConfigError
-from meta_orchestrator.experiment_hub.config import load_config
 
 from .helpers import mab, simulated, standard, suite
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meta_orchestrator.experiment_hub.config import load_config
-from meta_orchestrator.experiment_hub.execution import TrialRunner
-from meta_orchestrator.experiment_hub.trial import TrialSpec
+from meta_orchestrator.core.config import load_config
+from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.core.trial import TrialSpec
 
 from .helpers import FIXTURES, RunSuite, python_agent, simulated, standard, suite
 

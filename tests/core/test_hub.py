@@ -14,9 +14,9 @@ import yaml
 from rich.console import Console
 
 from meta_orchestrator import __version__
-from meta_orchestrator.experiment_hub.config import load_config
-from meta_orchestrator.experiment_hub.progress import RichProgress
+from meta_orchestrator.core.config import load_config
 from meta_orchestrator.hub import run_experiment_suite
+from meta_orchestrator.progress import RichProgress
 from meta_orchestrator.store import RunStore
 from meta_orchestrator.store.connection import StoreError
 

@@ -10,6 +10,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from meta_orchestrator.listener import RunListener
 from meta_orchestrator.store import RunStore
 
 from .helpers import RunSuite, python_agent, standard, suite
@@ -17,7 +18,7 @@ from .helpers import RunSuite, python_agent, standard, suite
 EARLY, LATE = 2_000, 20_000
 
 
-class MemorySampler:
+class MemorySampler(RunListener):
     """Samples traced memory at two trials, once the store has committed every trial so far (rows
     still queued for the writer would otherwise count as growth)."""
 

@@ -8,10 +8,12 @@ from collections import Counter
 
 import pytest
 
-from meta_orchestrator.experiment_hub.config import load_config
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec
+from meta_orchestrator.core.config import load_config
+from meta_orchestrator.core.trial import TrialResult, TrialSpec
+from meta_orchestrator.driver import BudgetGuard, drive
 from meta_orchestrator.hub import resume_run
-from meta_orchestrator.orchestrators import BudgetGuard, Orchestrator, create_orchestrator
+from meta_orchestrator.listener import RunListener
+from meta_orchestrator.orchestrators import Orchestrator, create_orchestrator
 
 from .helpers import (
     Ran,
@@ -47,7 +49,7 @@ def test_standard_interleaves_round_robin(run_suite: RunSuite) -> None:
 def test_standard_takes_results_back_in_any_order() -> None:
     orchestrator = _orchestrator(standard("async", ["a", "b", "c"], 5))
     backend = ScriptedBackend(lambda spec: 1.0, max_in_flight=4)
-    results = list(orchestrator.run(backend, run_id="r", run_seed=1))
+    results = list(drive(orchestrator, backend, run_id="r", run_seed=1))
 
     assert [s.index for s in backend.submitted] == list(range(15))  # dispatch order kept
     completed = [r.index for r in results]
@@ -59,11 +61,11 @@ def test_standard_takes_results_back_in_any_order() -> None:
 
 def test_a_proposal_is_possible_while_earlier_trials_are_pending() -> None:
     orchestrator = _orchestrator(mab("async-mab", ["a", "b", "c", "d"], 40))
-    proposals = [orchestrator.next_trial() for _ in range(8)]
+    proposals = [orchestrator.propose() for _ in range(8)]
     assert all(p is not None for p in proposals)
     # With nothing reported yet, dispatches spread evenly instead of piling onto one arm.
-    assert Counter(v for _, v in proposals) == {"a": 2, "b": 2, "c": 2, "d": 2}
-    assert [i for i, _ in proposals] == list(range(8))
+    assert Counter(p.variant for p in proposals if p) == {"a": 2, "b": 2, "c": 2, "d": 2}
+    assert [p.index for p in proposals if p] == list(range(8))
     assert sum(orchestrator.pending.values()) == 8
 
 
@@ -104,7 +106,7 @@ def test_max_seconds_stops_the_run_and_records_why(run_suite: RunSuite) -> None:
 
 
 # ----------------------------------------------------------------------- Ctrl-C and resume
-class InterruptAfter:
+class InterruptAfter(RunListener):
     """A listener that raises KeyboardInterrupt (as SIGINT would) after ``n`` trials."""
 
     def __init__(self, n: int) -> None:
@@ -208,7 +210,7 @@ def test_orchestrator_memory_does_not_grow_with_trials(experiment: dict) -> None
     planned = orchestrator.planned_trials
     tracemalloc.start()
     try:
-        for n, _ in enumerate(orchestrator.run(backend, run_id="r", run_seed=1), 1):
+        for n, _ in enumerate(drive(orchestrator, backend, run_id="r", run_seed=1), 1):
             if n == planned // 10:
                 early = tracemalloc.get_traced_memory()[0]
         late = tracemalloc.get_traced_memory()[0]
@@ -220,7 +222,7 @@ def test_orchestrator_memory_does_not_grow_with_trials(experiment: dict) -> None
 
 
 def test_budget_guard_counts_cost_and_time() -> None:
-    from meta_orchestrator.experiment_hub.config import Budget
+    from meta_orchestrator.core.config import Budget
 
     guard = BudgetGuard(Budget(max_cost=0.5, max_seconds=100), elapsed_before=99.99)
     assert guard.cost_exhausted() is None

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from meta_orchestrator.core import registry
+from meta_orchestrator.core.registry import ENTRY_POINT_GROUP, register, resolve_agent
 from meta_orchestrator.errors import ConfigError
-from meta_orchestrator.experiment_hub import registry
-from meta_orchestrator.experiment_hub.registry import ENTRY_POINT_GROUP, register, resolve_agent
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.store import RunStore
 
@@ -67,9 +67,7 @@ def test_a_name_cannot_be_taken_twice(private_registry: dict) -> None:
 def test_builtins_are_registered() -> None:
     names = registry.registered()
     assert {"noop", "planner", "retrieval", "simulated"} <= set(names)
-    assert names["noop"].import_path == (
-        "meta_orchestrator.experiment_hub.variants.examples:noop_agent"
-    )
+    assert names["noop"].import_path == ("meta_orchestrator.core.variants.examples:noop_agent")
 
 
 @pytest.mark.parametrize(
@@ -184,7 +182,8 @@ def test_user_module_outside_the_package_via_python_path(tmp_path: Path) -> None
         assert trial.metrics["bonus"] == 2.5
 
     # The CLI, started from another directory in a fresh process, finds the module the same way
-    # and puts the store where the config says (relative to the config file).
+    # (python_path is relative to the config file) and, with no storage keys in the config, puts
+    # the store in ./results of the working directory, where `runs` and `report` look for it.
     done = subprocess.run(
         [sys.executable, "-m", "meta_orchestrator.cli", "run", "-c", str(path), "--quiet"],
         cwd=elsewhere,
@@ -194,10 +193,10 @@ def test_user_module_outside_the_package_via_python_path(tmp_path: Path) -> None
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    store = project / "results" / "meta_orchestrator.db"
+    store = elsewhere / "results" / "meta_orchestrator.db"
     with RunStore(store) as reader:
         record = reader.get_run(done.stdout.strip().splitlines()[-1])
         stored = [t for _, t in reader.iter_trials(record.id)]
     assert record.status == "completed"
     assert [t.status for t in stored] == ["ok"] * 9
-    assert list(elsewhere.iterdir()) == []
+    assert not (project / "results").exists()

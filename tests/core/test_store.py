@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import StoreError
-from meta_orchestrator.experiment_hub.trial import TrialResult
 from meta_orchestrator.store import COMMIT_INTERVAL, NewRun, RunStore, StoreWriter
 from meta_orchestrator.store import writer as writer_module
 from meta_orchestrator.store.schema import SCHEMA_VERSION

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from meta_orchestrator.experiment_hub.trial import TrialResult
+from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.store import NewRun
 
 HOSTILE = "<img src=x onerror=alert(1)>"

@@ -23,7 +23,7 @@ IGNORE = shutil.ignore_patterns(
     ".git", "results", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", ".benchmarks",
     "node_modules", "test-artifacts", ".venv", "build", "dist",
 )  # fmt: skip
-VARIANT_FILE = Path("meta_orchestrator/experiment_hub/variants/examples.py")
+VARIANT_FILE = Path("meta_orchestrator/core/variants/examples.py")
 ORIGINAL = "hits = sum(rng.random() < recall / k for _ in range(k))"
 REGRESSED = "hits = sum(rng.random() < 0.8 * recall / k for _ in range(k))"  # success 92% -> 86%
 

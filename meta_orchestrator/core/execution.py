@@ -16,24 +16,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from meta_orchestrator.experiment_hub.agents import (
-    Agent,
-    CommandAgent,
-    CommandTimedOut,
-    build_agent,
-)
-from meta_orchestrator.experiment_hub.config import SuiteConfig, VariantConfig, extra_sys_path
-from meta_orchestrator.experiment_hub.scoring import (
+from meta_orchestrator.core.config import SuiteConfig, VariantConfig
+from meta_orchestrator.core.kinds import Agent, TrialTimeout, build_agent, kind_of
+from meta_orchestrator.core.paths import ensure_on_sys_path
+from meta_orchestrator.core.scoring import (
     MalformedResult,
     failure_score,
     validate_metrics,
     weighted_score,
 )
-from meta_orchestrator.experiment_hub.trial import TrialResult, TrialSpec, TrialStatus
-
-
-class TrialTimeout(TimeoutError):
-    pass
+from meta_orchestrator.core.trial import TrialResult, TrialSpec, TrialStatus
 
 
 class TrialRunner:
@@ -102,13 +94,14 @@ class TrialRunner:
         trace: str | None = None
         try:
             agent = self._agent(spec.variant)
-            # A command enforces the timeout itself: it kills the program and keeps its stderr.
-            timeout = None if isinstance(agent, CommandAgent) else self.timeout
+            # Some kinds enforce the timeout themselves: a command kills its program.
+            own = kind_of(self.variants[spec.variant]).enforces_timeout
+            timeout = None if own else self.timeout
             raw = call_with_timeout(agent, spec.agent_context(), timeout)
             latency = time.perf_counter() - t0
             metrics = validate_metrics(spec.variant, raw, latency, self.weights)
             score = weighted_score(metrics, self.weights)
-        except (TrialTimeout, CommandTimedOut) as exc:
+        except TrialTimeout as exc:
             status, error = "timeout", str(exc)
         except MalformedResult as exc:
             status, error = "error", str(exc)
@@ -150,8 +143,8 @@ class TrialRunner:
             with self._lock:
                 agent = self._agents.get(name)
                 if agent is None:
-                    with extra_sys_path(self.python_path):
-                        agent = build_agent(self.variants[name], self.base_dir, self.timeout)
+                    ensure_on_sys_path(self.python_path)
+                    agent = build_agent(self.variants[name], self.base_dir, self.timeout)
                     self._agents[name] = agent
         return agent
 

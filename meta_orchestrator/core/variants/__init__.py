@@ -3,6 +3,6 @@
 The CI guardrail workflow benchmarks every change to this folder.
 """
 
-from meta_orchestrator.experiment_hub.variants import examples, simulated
+from meta_orchestrator.core.variants import examples, simulated
 
 __all__ = ["examples", "simulated"]

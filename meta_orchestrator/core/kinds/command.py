@@ -1,66 +1,57 @@
-"""Turning a variant's config into something callable: ``agent(context) -> metrics mapping``.
+"""``type: command``: any program, in any language, speaking JSON over stdin and stdout.
 
-Python agents are functions ``f(context, **params)`` or classes ``C(**params)`` whose instances have
-``run(context)`` (or are callable). Command agents are external programs speaking JSON over
-stdin/stdout. Both are built lazily, once per process, by ``TrialRunner``.
+The program gets the trial context (with the variant's ``params`` under ``"params"``) as one JSON object
+on stdin and prints one JSON result object as the last line of stdout. It runs in its own session,
+so a timeout kills it and everything it started.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from meta_orchestrator.experiment_hub.config import (
-    CommandVariant,
-    PythonVariant,
-    SimulatedVariant,
-)
-from meta_orchestrator.experiment_hub.registry import resolve_agent
-from meta_orchestrator.experiment_hub.scoring import MalformedResult
+from pydantic import Field
 
-Agent = Callable[[dict[str, Any]], Any]
+from meta_orchestrator.core.kinds import register_kind
+from meta_orchestrator.core.kinds.base import Agent, BuildContext, TrialTimeout, VariantKind
+from meta_orchestrator.core.models import StrictModel
+from meta_orchestrator.core.scoring import MalformedResult
+
+
+class CommandVariant(StrictModel):
+    """An external program: trial context as JSON on stdin, one metrics JSON object on stdout."""
+
+    type: Literal["command"]
+    description: str = ""
+    command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    params: dict[str, Any] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
 
 
 class CommandFailed(RuntimeError):
     """A command variant exited non-zero; the message carries the end of its stderr."""
 
 
-class CommandTimedOut(TimeoutError):
+class CommandTimedOut(TrialTimeout):
     """A command variant ran past the trial timeout and was killed."""
 
 
-def build_agent(
-    variant: SimulatedVariant | PythonVariant | CommandVariant,
-    base_dir: Path,
-    timeout: float | None,
-) -> Agent:
-    if isinstance(variant, SimulatedVariant):
-        from meta_orchestrator.experiment_hub.variants.simulated import SimulatedAgent
+@register_kind
+class CommandKind(VariantKind):
+    name = "command"
+    model = CommandVariant
+    enforces_timeout = True
 
-        params = variant.model_dump(exclude={"type", "description"})
-        return SimulatedAgent(**params).run
-    if isinstance(variant, PythonVariant):
-        return _python_agent(resolve_agent(variant.agent), variant.params)
-    return CommandAgent(variant, base_dir, timeout)
+    def build(self, variant: CommandVariant, context: BuildContext) -> Agent:
+        return CommandAgent(variant, context.base_dir, context.timeout)
 
-
-def _python_agent(target: Any, params: Mapping[str, Any]) -> Agent:
-    if inspect.isclass(target):
-        instance = target(**params)
-        method = getattr(instance, "run", None)
-        if callable(method):
-            return method
-        if callable(instance):
-            return instance
-        raise TypeError(f"{target.__qualname__} instances have no run(context) method")
-    return partial(target, **params) if params else target
+    def describe(self, variant: CommandVariant) -> str:
+        return " ".join(variant.command)
 
 
 class CommandAgent:

@@ -1,28 +1,17 @@
 """Live per-variant score means while a run goes: what the progress bar shows as the leader.
 
-Memory is one small record per (experiment, variant), whatever the number of trials.
+Memory is one small accumulator per (experiment, variant), whatever the number of trials.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from meta_orchestrator.experiment_hub.trial import TrialResult
-
-
-@dataclass
-class _Running:
-    n: int = 0
-    mean: float = 0.0
-
-    def add(self, value: float) -> None:
-        self.n += 1
-        self.mean += (value - self.mean) / self.n
+from meta_orchestrator.core.running import RunningMoments
+from meta_orchestrator.core.trial import TrialResult
 
 
 class Leaderboard:
     def __init__(self) -> None:
-        self._scores: dict[tuple[str, str], _Running] = {}
+        self._scores: dict[tuple[str, str], RunningMoments] = {}
         self.total = 0
         self.errors = 0
         self.current_experiment: str | None = None
@@ -30,8 +19,7 @@ class Leaderboard:
     def add(self, result: TrialResult) -> None:
         self.total += 1
         self.current_experiment = result.experiment
-        key = (result.experiment, result.variant)
-        stats = self._scores.setdefault(key, _Running())
+        stats = self._scores.setdefault((result.experiment, result.variant), RunningMoments())
         if not result.ok:  # failed trials have a (failure) score: count them by status
             self.errors += 1
         if result.score is not None:

@@ -12,8 +12,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from meta_orchestrator.experiment_hub.leaderboard import Leaderboard
-from meta_orchestrator.experiment_hub.trial import TrialResult
+from meta_orchestrator.core.trial import TrialResult
+from meta_orchestrator.leaderboard import Leaderboard
 
 
 class RichProgress:

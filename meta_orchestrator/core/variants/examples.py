@@ -10,7 +10,7 @@ import random
 import time
 from typing import Any
 
-from meta_orchestrator.experiment_hub.registry import register
+from meta_orchestrator.core.registry import register
 
 
 @register("noop")

@@ -8,88 +8,50 @@ be one of ...``), and raises ``ConfigError`` before anything is written anywhere
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PositiveInt,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import Field, PositiveInt, PrivateAttr, ValidationError, model_validator
 
+from meta_orchestrator.core.kinds import KINDS, kind_of, variant_config_type
+from meta_orchestrator.core.models import Name, Positive, Probability, StrictModel
+from meta_orchestrator.core.scoring import reward_model
 from meta_orchestrator.errors import ConfigError
-from meta_orchestrator.experiment_hub.scoring import bernoulli_scale
 
 BUILTIN_METRICS: tuple[str, ...] = ("success", "cost", "autonomy", "latency")
-STRATEGIES: tuple[str, ...] = ("epsilon_greedy", "ucb1", "thompson_sampling")
-NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
-DEFAULT_DB = "results/meta_orchestrator.db"
-DEFAULT_RESULTS_DIR = "results"
+# The one list of each: orchestrators and backends map these names to their classes.
+ORCHESTRATOR_NAMES: tuple[str, ...] = ("standard", "mab")
+STRATEGY_NAMES: tuple[str, ...] = ("epsilon_greedy", "ucb1", "thompson_sampling")
+BACKEND_NAMES: tuple[str, ...] = ("local", "threads", "ray")
+REWARD_NAMES: tuple[str, ...] = ("auto", "bernoulli", "gaussian")
 
-Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
+VariantConfig = variant_config_type()
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --------------------------------------------------------------------------------------- variants
-class SimulatedVariant(_Strict):
-    """A built-in, seeded stand-in agent: success is Bernoulli, latency log-normal, cost normal."""
-
-    type: Literal["simulated"]
-    description: str = ""
-    success_rate: Probability = 0.5
-    latency_mean: NonNegative = 0.01
-    latency_sd: NonNegative = 0.0
-    cost_mean: NonNegative = 0.0
-    cost_sd: NonNegative = 0.0
-    autonomy: Probability = 0.5
-    autonomy_sd: NonNegative = 0.0
-    error_rate: Probability = 0.0
-    extra_metrics: dict[Name, float] = Field(default_factory=dict)
-
-
-class PythonVariant(_Strict):
-    """A function ``f(context, **params) -> dict`` or a class ``C(**params)`` with ``run(context)``.
-
-    ``agent`` is ``"package.module:attr"`` or a name registered with ``@register``.
-    """
-
-    type: Literal["python"]
-    description: str = ""
-    agent: Annotated[str, Field(min_length=1)]
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
-class CommandVariant(_Strict):
-    """An external program: trial context as JSON on stdin, one metrics JSON object on stdout."""
-
-    type: Literal["command"]
-    description: str = ""
-    command: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
-    params: dict[str, Any] = Field(default_factory=dict)
-    env: dict[str, str] = Field(default_factory=dict)
-    cwd: str | None = None
-
-
-VariantConfig = Annotated[
-    SimulatedVariant | PythonVariant | CommandVariant, Field(discriminator="type")
+__all__ = [
+    "BACKEND_NAMES",
+    "BUILTIN_METRICS",
+    "ORCHESTRATOR_NAMES",
+    "STRATEGY_NAMES",
+    "BackendConfig",
+    "Budget",
+    "EarlyStop",
+    "ExperimentConfig",
+    "MabSettings",
+    "RaySettings",
+    "StorageSettings",
+    "SuiteConfig",
+    "TrialSettings",
+    "VariantConfig",
+    "build_config",
+    "load_config",
+    "parse_config_text",
 ]
 
 
 # ------------------------------------------------------------------------------------ experiments
-class EarlyStop(_Strict):
+class EarlyStop(StrictModel):
     """Stop a bandit once one variant's posterior probability of being the best reaches a threshold.
 
     Every variant first gets ``min_trials_per_variant`` trials, so no posterior is a guess.
@@ -100,20 +62,20 @@ class EarlyStop(_Strict):
     check_every: PositiveInt = 10
 
 
-class MabSettings(_Strict):
-    strategy: Literal["epsilon_greedy", "ucb1", "thompson_sampling"] = "thompson_sampling"
+class MabSettings(StrictModel):
+    strategy: Literal[STRATEGY_NAMES] = "thompson_sampling"  # type: ignore[valid-type]
     total_trials: PositiveInt
     epsilon: Probability = 0.1
     ucb_c: Positive = math.sqrt(2.0)
-    reward: Literal["auto", "bernoulli", "gaussian"] = "auto"
+    reward: Literal[REWARD_NAMES] = "auto"  # type: ignore[valid-type]
     early_stop: EarlyStop | None = None
 
 
-class ExperimentConfig(_Strict):
+class ExperimentConfig(StrictModel):
     name: Name
     variants: Annotated[list[Name], Field(min_length=1)]
     enabled: bool = True
-    orchestrator: Literal["standard", "mab"] = "standard"
+    orchestrator: Literal[ORCHESTRATOR_NAMES] = "standard"  # type: ignore[valid-type]
     trials_per_variant: PositiveInt | None = None
     mab_settings: MabSettings | None = None
 
@@ -137,17 +99,17 @@ class ExperimentConfig(_Strict):
 
 
 # ------------------------------------------------------------------------------- run-wide settings
-class TrialSettings(_Strict):
+class TrialSettings(StrictModel):
     timeout_seconds: Positive | None = 60.0
     retries: Annotated[int, Field(ge=0, le=10)] = 0
 
 
-class Budget(_Strict):
+class Budget(StrictModel):
     max_cost: Positive | None = None
     max_seconds: Positive | None = None
 
 
-class RaySettings(_Strict):
+class RaySettings(StrictModel):
     """``execution_backend.ray_settings``; see ``meta_orchestrator.backends.ray`` for each field.
 
     ``executor`` says how trials reach Ray: ``"tasks"``, one Ray task per trial (workers are
@@ -165,8 +127,8 @@ class RaySettings(_Strict):
     trials_per_actor: Annotated[int, Field(ge=1, le=256)] = 16
 
 
-class BackendConfig(_Strict):
-    type: Literal["local", "threads", "ray"] = "local"
+class BackendConfig(StrictModel):
+    type: Literal[BACKEND_NAMES] = "local"  # type: ignore[valid-type]
     max_in_flight: Annotated[int, Field(ge=1, le=10_000)] | None = None
     ray_settings: RaySettings = Field(default_factory=RaySettings)
 
@@ -178,12 +140,14 @@ class BackendConfig(_Strict):
         return self.max_in_flight or 8
 
 
-class StorageSettings(_Strict):
-    db: str = DEFAULT_DB
-    results_dir: str = DEFAULT_RESULTS_DIR
+class StorageSettings(StrictModel):
+    """Where this config's runs go; unset keys follow ``core.paths`` (``./results/`` by default)."""
+
+    db: str | None = None
+    results_dir: str | None = None
 
 
-class SuiteConfig(_Strict):
+class SuiteConfig(StrictModel):
     """A whole ``config.yaml``: the variants, how to score them and which experiments to run."""
 
     name: Name = "experiment"
@@ -217,8 +181,7 @@ class SuiteConfig(_Strict):
     def known_metrics(self) -> set[str]:
         declared = set(BUILTIN_METRICS) | set(self.custom_metrics)
         for variant in self.variants.values():
-            if isinstance(variant, SimulatedVariant):
-                declared |= set(variant.extra_metrics)
+            declared |= kind_of(variant).metrics(variant)
         return declared
 
     def resolved_python_path(self) -> list[str]:
@@ -305,48 +268,23 @@ def _cross_check(config: SuiteConfig) -> list[str]:
                 f"scoring_weights.{metric}: unknown metric '{metric}' (known: "
                 f"{', '.join(sorted(known))}; declare your own under custom_metrics)"
             )
-    problems.extend(_check_bernoulli_rewards(config))
-    problems.extend(_check_python_agents(config))
+    problems.extend(_check_rewards(config))
+    python_path = config.resolved_python_path()
+    for name, variant in config.variants.items():
+        problems.extend(kind_of(variant).check(name, variant, python_path))
     return problems
 
 
-def _check_bernoulli_rewards(config: SuiteConfig) -> list[str]:
-    success_only = bernoulli_scale(config.scoring_weights) is not None
-    return [
-        f"experiments[{i}].mab_settings.reward: 'bernoulli' needs scoring_weights with 'success' "
-        "as the only non-zero (positive) weight"
-        for i, e in enumerate(config.experiments)
-        if e.mab_settings is not None and e.mab_settings.reward == "bernoulli" and not success_only
-    ]
-
-
-def _check_python_agents(config: SuiteConfig) -> list[str]:
-    from meta_orchestrator.experiment_hub.registry import resolve_agent
-
-    problems: list[str] = []
-    with extra_sys_path(config.resolved_python_path()):
-        for name, variant in config.variants.items():
-            if isinstance(variant, PythonVariant):
-                try:
-                    resolve_agent(variant.agent)
-                except ConfigError as exc:
-                    problems.append(f"variants.{name}.agent: {exc}")
+def _check_rewards(config: SuiteConfig) -> list[str]:
+    problems = []
+    for i, experiment in enumerate(config.experiments):
+        if experiment.mab_settings is None:
+            continue
+        try:
+            reward_model(experiment.mab_settings.reward, config.scoring_weights)
+        except ValueError as exc:
+            problems.append(f"experiments[{i}].mab_settings.reward: {exc}")
     return problems
-
-
-class extra_sys_path:  # noqa: N801 - used as a context manager, reads like a function
-    """Put the config's ``python_path`` entries on ``sys.path`` (kept after exit: agents import lazily)."""
-
-    def __init__(self, entries: list[str]) -> None:
-        self.entries = entries
-
-    def __enter__(self) -> None:
-        for entry in reversed(self.entries):
-            if entry not in sys.path:
-                sys.path.insert(0, entry)
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -362,7 +300,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     elif kind == "union_tag_invalid":
         message = f"type must be one of {ctx.get('expected_tags', '')} (got {ctx.get('tag')!r})"
     elif kind == "union_tag_not_found":
-        message = "type is required (one of 'simulated', 'python', 'command')"
+        message = f"type is required (one of {', '.join(repr(k) for k in KINDS)})"
     elif kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
         if ": " in message and not message.startswith(" "):
@@ -384,7 +322,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
             parts.append(f"[{item}]")
             continue
         # A discriminated union puts the tag ('simulated', ...) into the path: drop it.
-        if i >= 2 and loc[i - 2] == "variants" and item in ("simulated", "python", "command"):
+        if i >= 2 and loc[i - 2] == "variants" and item in KINDS:
             continue
         parts.append(("." if parts else "") + str(item))
     return "".join(parts)

@@ -64,6 +64,23 @@ def bernoulli_scale(weights: Mapping[str, float]) -> float | None:
     return None
 
 
+def reward_model(reward: str, weights: Mapping[str, float]) -> tuple[bool, float]:
+    """A bandit's reward model for ``mab_settings.reward``: ``(bernoulli, scale)``.
+
+    Bernoulli (Beta posteriors, rewards ``score / scale``) when asked for or when ``auto`` finds the
+    score a positive multiple of ``success`` alone; Gaussian otherwise. Raises ``ValueError`` when
+    ``bernoulli`` is asked for and the score is not such a multiple.
+    """
+    scale = bernoulli_scale(weights)
+    if reward == "bernoulli" and scale is None:
+        raise ValueError(
+            "'bernoulli' needs scoring_weights with 'success' as the only non-zero (positive) weight"
+        )
+    if reward == "gaussian" or scale is None:
+        return False, 1.0
+    return True, scale
+
+
 def failure_score(latency: float, weights: Mapping[str, float]) -> float:
     """The score of a failed trial (error, timeout): a trial that achieved nothing.
 

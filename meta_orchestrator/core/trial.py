@@ -6,11 +6,17 @@ worker on another machine and back. Neither holds a reference to a live agent.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 TrialStatus = Literal["ok", "error", "timeout"]
 TRIAL_STATUSES: tuple[str, ...] = ("ok", "error", "timeout")
+
+
+def trial_seed(run_seed: int, experiment: str, index: int) -> int:
+    """A stable per-trial seed: the same run seed gives every trial the same seed on any machine."""
+    return zlib.crc32(f"{run_seed}:{experiment}:{index}".encode()) & 0x7FFFFFFF
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Where variant agents come from: ``@register``-ed objects, entry points, and ``module:attr`` paths.
 
-Built-in agents live in ``meta_orchestrator.experiment_hub.variants`` and register on import.
-Plugins expose agents through the entry-point group ``meta_orchestrator.variants``
+Built-in agents live in ``meta_orchestrator.core.variants`` and register when it is imported, which
+loading the ``python`` variant kind does (so any loaded config sees them); this module imports no
+agents itself. Plugins expose agents through the entry-point group ``meta_orchestrator.variants``
 (``name = "package.module:attr"``). Anything else is named by its import path.
 """
 
@@ -29,7 +30,6 @@ class Registered:
 
 
 _REGISTRY: dict[str, Registered] = {}
-_builtins_loaded = False
 
 
 def register(name: str, *, description: str = "") -> Callable[[T], T]:
@@ -52,7 +52,6 @@ def register(name: str, *, description: str = "") -> Callable[[T], T]:
 
 def registered() -> dict[str, Registered]:
     """Every registered agent: built-ins, entry points and whatever user code registered."""
-    _load_builtins()
     _load_entry_points()
     return dict(sorted(_REGISTRY.items()))
 
@@ -61,7 +60,6 @@ def resolve_agent(ref: str) -> Any:
     """Turn ``"pkg.module:attr"`` or a registered name into the function or class it names."""
     if ":" in ref:
         return _import_path(ref)
-    _load_builtins()
     if ref not in _REGISTRY:
         _load_entry_points()
     if ref not in _REGISTRY:
@@ -91,13 +89,6 @@ def _import_path(ref: str) -> Any:
     if not callable(obj):
         raise ConfigError(f"'{ref}' is not callable (a function or a class is expected)")
     return obj
-
-
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if not _builtins_loaded:
-        importlib.import_module("meta_orchestrator.experiment_hub.variants")
-        _builtins_loaded = True
 
 
 def _load_entry_points() -> None:
