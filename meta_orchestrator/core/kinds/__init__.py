@@ -1,7 +1,7 @@
 """Variant kinds: what ``type:`` in a variant's config can name, and how each becomes an agent.
 
-Every module in this package defines one kind and registers it with ``@register_kind``; the package
-imports them all, so a new kind is one new module. ``variant_config_type()`` is the config's
+Every module in this package defines one kind and registers it with ``@register_kind`` (from
+``base``, which holds the registry); this package imports them all, so a new kind is one new module. ``variant_config_type()`` is the config's
 discriminated union over the registered models, ``kind_of(variant)`` the kind of a validated variant,
 and ``build_agent`` the one way any layer turns a variant into a callable agent.
 """
@@ -11,11 +11,19 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, Union
+from typing import Annotated, Any, Union
 
 from pydantic import Field
 
-from meta_orchestrator.core.kinds.base import Agent, BuildContext, TrialTimeout, VariantKind
+from meta_orchestrator.core.kinds.base import (
+    KINDS,
+    Agent,
+    BuildContext,
+    TrialTimeout,
+    VariantKind,
+    kind_of,
+    register_kind,
+)
 
 __all__ = [
     "KINDS",
@@ -29,23 +37,7 @@ __all__ = [
     "variant_config_type",
 ]
 
-KINDS: dict[str, VariantKind] = {}
 _FIRST = ("simulated", "python", "command")  # listed first in messages; the rest alphabetically
-
-K = TypeVar("K", bound=type[VariantKind])
-
-
-def register_kind(cls: K) -> K:
-    """Class decorator: make ``cls`` the kind for ``type: cls.name``."""
-    existing = KINDS.get(cls.name)
-    if existing is not None and type(existing) is not cls:
-        raise ValueError(f"variant kind '{cls.name}' is already registered by {type(existing)}")
-    KINDS[cls.name] = cls()
-    return cls
-
-
-def kind_of(variant: Any) -> VariantKind:
-    return KINDS[variant.type]
 
 
 def build_agent(variant: Any, base_dir: Path, timeout: float | None) -> Agent:

@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from meta_orchestrator.core.models import StrictModel
 
@@ -68,3 +68,21 @@ class VariantKind(ABC):
     def describe(self, variant: Any) -> str:
         """What the variant runs, in a few words, for ``meta-orchestrator variants``."""
         return self.name
+
+
+KINDS: dict[str, VariantKind] = {}
+K = TypeVar("K", bound=type[VariantKind])
+
+
+def register_kind(cls: K) -> K:
+    """Class decorator: make ``cls`` the kind for ``type: cls.name``."""
+    existing = KINDS.get(cls.name)
+    if existing is not None and type(existing) is not cls:
+        raise ValueError(f"variant kind '{cls.name}' is already registered by {type(existing)}")
+    KINDS[cls.name] = cls()
+    return cls
+
+
+def kind_of(variant: Any) -> VariantKind:
+    """The registered kind of a validated variant config."""
+    return KINDS[variant.type]

@@ -16,8 +16,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from meta_orchestrator.core.kinds import register_kind
-from meta_orchestrator.core.kinds.base import Agent, BuildContext, TrialTimeout, VariantKind
+from meta_orchestrator.core.kinds.base import (
+    Agent,
+    BuildContext,
+    TrialTimeout,
+    VariantKind,
+    register_kind,
+)
 from meta_orchestrator.core.models import StrictModel
 from meta_orchestrator.core.scoring import MalformedResult
 

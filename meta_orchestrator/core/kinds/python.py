@@ -14,8 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from meta_orchestrator.core import variants as _builtin_agents  # noqa: F401 - registers them
-from meta_orchestrator.core.kinds import register_kind
-from meta_orchestrator.core.kinds.base import Agent, BuildContext, VariantKind
+from meta_orchestrator.core.kinds.base import Agent, BuildContext, VariantKind, register_kind
 from meta_orchestrator.core.models import StrictModel
 from meta_orchestrator.core.paths import extra_sys_path
 from meta_orchestrator.core.registry import resolve_agent

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from meta_orchestrator.core.kinds import register_kind
-from meta_orchestrator.core.kinds.base import Agent, BuildContext, VariantKind
+from meta_orchestrator.core.kinds.base import Agent, BuildContext, VariantKind, register_kind
 from meta_orchestrator.core.variants.simulated import SimulatedAgent, SimulatedParams
 
 
