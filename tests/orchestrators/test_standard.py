@@ -14,8 +14,7 @@ from meta_orchestrator.driver import BudgetGuard, drive
 from meta_orchestrator.hub import resume_run
 from meta_orchestrator.listener import RunListener
 from meta_orchestrator.orchestrators import Orchestrator, create_orchestrator
-
-from .helpers import (
+from tests.helpers import (
     Ran,
     RunSuite,
     ScriptedBackend,

@@ -19,10 +19,9 @@ from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.progress import RichProgress
 from meta_orchestrator.store import RunStore
 from meta_orchestrator.store.connection import StoreError
+from tests.helpers import RunSuite, mab, simulated, standard, suite
 
-from .helpers import RunSuite, mab, simulated, standard, suite
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _two_experiments() -> dict[str, Any]:

@@ -11,8 +11,7 @@ from meta_orchestrator.core.config import load_config
 from meta_orchestrator.driver import drive
 from meta_orchestrator.orchestrators import STRATEGIES, create_orchestrator
 from meta_orchestrator.store import RunStore
-
-from .helpers import RunSuite, ScriptedBackend, mab, python_agent, simulated, suite
+from tests.helpers import RunSuite, ScriptedBackend, mab, python_agent, simulated, suite
 
 RATES = {"weak": 0.2, "fair": 0.4, "good": 0.6, "best": 0.85}
 STRATEGY_NAMES = ["epsilon_greedy", "ucb1", "thompson_sampling"]

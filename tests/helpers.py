@@ -1,4 +1,4 @@
-"""Helpers for the core engine tests: small configs and what a run left in its store.
+"""Helpers shared by the engine tests: small configs and what a run left in its store.
 
 Configs are plain dicts (``load_config`` accepts a mapping); ``python_path`` points at
 ``tests/fixtures`` so the misbehaving agents there import like any user module.
@@ -16,7 +16,7 @@ from meta_orchestrator.backends.base import Backend
 from meta_orchestrator.core.trial import TrialResult, TrialSpec
 from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def simulated(success_rate: float, **fields: Any) -> dict[str, Any]:
