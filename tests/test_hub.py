@@ -1,4 +1,5 @@
-"""``run_experiment_suite``: the run record, live readers in another process, listeners, artifacts."""
+"""``run_experiment_suite`` and ``resume_run``: the run record, live readers in another process,
+listeners, artifacts, Ctrl-C and resume."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import io
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,13 @@ from rich.console import Console
 
 from meta_orchestrator import __version__
 from meta_orchestrator.core.config import load_config
-from meta_orchestrator.hub import run_experiment_suite
+from meta_orchestrator.core.trial import TrialResult
+from meta_orchestrator.hub import resume_run, run_experiment_suite
+from meta_orchestrator.listener import RunListener
 from meta_orchestrator.progress import RichProgress
 from meta_orchestrator.store import RunStore
 from meta_orchestrator.store.connection import StoreError
-from tests.helpers import RunSuite, mab, simulated, standard, suite
+from tests.helpers import Ran, RunSuite, mab, python_agent, simulated, standard, suite
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,3 +175,95 @@ def test_artifacts_are_written_for_each_run(run_suite: RunSuite) -> None:
     summary = (folder / "summary.md").read_text(encoding="utf-8")
     assert ran.run_id in summary
     assert load_config(yaml.safe_load((folder / "config.yaml").read_text())).name == "core-test"
+
+
+# ----------------------------------------------------------------------- Ctrl-C and resume
+class InterruptAfter(RunListener):
+    """A listener that raises KeyboardInterrupt (as SIGINT would) after ``n`` trials."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen = 0
+
+    def on_trial(self, result: TrialResult, leaderboard: object) -> None:
+        self.seen += 1
+        if self.seen == self.n:
+            raise KeyboardInterrupt
+
+
+def _keys(ran: Ran) -> list[tuple[str, int]]:
+    return [(t.experiment, t.index) for t in ran.trials()]
+
+
+def test_ctrl_c_keeps_completed_trials_and_resume_finishes_a_standard_run(
+    run_suite: RunSuite,
+) -> None:
+    config = suite(
+        {"a": simulated(0.3), "b": simulated(0.6), "c": simulated(0.9)},
+        [standard("std", ["a", "b", "c"], 5)],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(config, listener=InterruptAfter(7))
+    ran = run_suite.only_run()
+    assert ran.record().status == "interrupted"
+    assert ran.experiments()["std"].status == "interrupted"
+    assert [t.index for t in ran.trials()] == list(range(7))
+    first_active = ran.record().active_seconds
+    assert first_active is not None and first_active > 0
+
+    time.sleep(1.0)  # downtime between the interrupt and the resume is not running time
+    resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir)
+    record = ran.record()
+    assert record.status == "completed"
+    assert record.active_seconds is not None
+    span = record.ended_at - record.started_at
+    assert first_active < record.active_seconds <= span - 1.0
+    keys = _keys(ran)
+    assert len(keys) == len(set(keys)) == 15
+    assert sorted(i for _, i in keys) == list(range(15))
+    assert Counter(t.variant for t in ran.trials()) == {"a": 5, "b": 5, "c": 5}
+
+
+def test_a_trial_cut_off_by_ctrl_c_is_run_again_on_resume(run_suite: RunSuite) -> None:
+    config = suite(
+        {"x": python_agent("faulty_agents:interrupts_once", at=4), "y": simulated(0.5)},
+        [standard("std", ["x", "y"], 5)],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(config)
+    ran = run_suite.only_run()
+    assert [t.index for t in ran.trials()] == [0, 1, 2, 3]  # trial 4 never finished
+
+    resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir)
+    trials = ran.trials()
+    assert [t.index for t in trials] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert all(t.status == "ok" for t in trials)
+
+
+def test_resume_finishes_a_bandit_experiment_exactly(run_suite: RunSuite) -> None:
+    config = suite(
+        {"a": simulated(0.2), "b": simulated(0.5), "c": simulated(0.8)},
+        [standard("std", ["a", "b", "c"], 3), mab("bandit", ["a", "b", "c"], 60)],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(config, listener=InterruptAfter(9 + 25))
+    ran = run_suite.only_run()
+    assert len(ran.trials("std")) == 9 and len(ran.trials("bandit")) == 25
+    assert ran.experiments()["std"].status == "completed"
+
+    resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir)
+    assert ran.record().status == "completed"
+    assert len(ran.trials("std")) == 9  # a completed experiment is not run again
+    bandit = ran.trials("bandit")
+    assert len(bandit) == 60
+    keys = _keys(ran)
+    assert len(keys) == len(set(keys))
+    assert ran.experiments()["bandit"].status == "completed"
+
+
+def test_resume_refuses_a_completed_run(run_suite: RunSuite) -> None:
+    from meta_orchestrator.errors import ConfigError
+
+    ran = run_suite(suite({"a": simulated(0.5)}, [standard("std", ["a"], 2)]))
+    with pytest.raises(ConfigError, match="already completed"):
+        resume_run(ran.run_id, db_path=ran.db)
