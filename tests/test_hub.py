@@ -4,6 +4,9 @@ listeners, artifacts, Ctrl-C and resume."""
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -18,10 +21,11 @@ from rich.console import Console
 from meta_orchestrator import __version__
 from meta_orchestrator.core.config import load_config
 from meta_orchestrator.core.trial import TrialResult
-from meta_orchestrator.hub import resume_run, run_experiment_suite
+from meta_orchestrator.errors import ConfigError
+from meta_orchestrator.hub import git_commit, process_alive, resume_run, run_experiment_suite
 from meta_orchestrator.listener import RunListener
 from meta_orchestrator.progress import RichProgress
-from meta_orchestrator.store import RunStore
+from meta_orchestrator.store import RunStore, StoreWriter
 from meta_orchestrator.store.connection import StoreError
 from tests.helpers import Ran, RunSuite, mab, python_agent, simulated, standard, suite
 
@@ -267,3 +271,98 @@ def test_resume_refuses_a_completed_run(run_suite: RunSuite) -> None:
     ran = run_suite(suite({"a": simulated(0.5)}, [standard("std", ["a"], 2)]))
     with pytest.raises(ConfigError, match="already completed"):
         resume_run(ran.run_id, db_path=ran.db)
+
+
+# ------------------------------------------------------------------- liveness and provenance
+def _kill_raising(exc: type[OSError]) -> Any:
+    def kill(pid: int, sig: int) -> None:
+        raise exc(f"scripted {exc.__name__} for pid {pid}")
+
+    return kill
+
+
+def test_process_alive_counts_another_users_process_as_alive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    here = socket.gethostname()
+    assert process_alive(os.getpid(), here)
+    assert not process_alive(None, here)
+    assert not process_alive(os.getpid(), f"not-{here}")  # another host cannot be checked
+    monkeypatch.setattr(os, "kill", _kill_raising(PermissionError))
+    assert process_alive(4242, here)  # kill(pid, 0) refused: the process exists
+    monkeypatch.setattr(os, "kill", _kill_raising(ProcessLookupError))
+    assert not process_alive(4242, here)
+
+
+def _left_running(run_suite: RunSuite, pid: int) -> Ran:
+    """A finished run whose record says it is still running in process ``pid`` on this host."""
+    ran = run_suite(suite({"a": simulated(0.5)}, [standard("std", ["a"], 2)]))
+    with StoreWriter(ran.db) as writer:
+        writer.mark_running(ran.run_id, pid)
+    assert ran.record().status == "running"
+    return ran
+
+
+def test_resume_refuses_a_run_whose_process_belongs_to_another_user(
+    run_suite: RunSuite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = _left_running(run_suite, 4242)
+    monkeypatch.setattr(os, "kill", _kill_raising(PermissionError))
+    with pytest.raises(ConfigError, match=r"is still running \(pid 4242\)"):
+        resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir)
+    record = ran.record()
+    assert (record.status, record.pid, record.trials) == ("running", 4242, 2)  # no second writer
+
+
+def test_resume_takes_over_a_run_whose_process_is_gone(
+    run_suite: RunSuite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = _left_running(run_suite, 4242)
+    monkeypatch.setattr(os, "kill", _kill_raising(ProcessLookupError))
+    resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir)
+    record = ran.record()
+    assert (record.status, record.pid, record.trials) == ("completed", os.getpid(), 2)
+
+
+def test_git_commit_is_none_outside_a_repository_or_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # git must not look above
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert git_commit(plain) is None
+    assert git_commit(tmp_path / "missing") is None
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    assert git_commit(plain) is None
+
+
+def test_git_commit_is_the_head_commit_inside_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    git("init", "-q")
+    assert git_commit(repo) is None  # a repository without a commit has no HEAD
+    git(
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "x",
+    )
+    head = git("rev-parse", "HEAD")
+    assert len(head) == 40
+    assert git_commit(repo) == head
+    assert git_commit(repo / "sub") == head
