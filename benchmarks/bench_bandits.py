@@ -5,8 +5,8 @@
 A fixed 5-variant simulated problem, twice: Bernoulli success (the score is ``success`` alone, so the
 bandits use Beta posteriors) and a continuous score (Gaussian with unknown variance). The real
 orchestrator classes choose every trial through their real driver loop (``driver.drive``); only
-the backend is replaced by an in-memory one that draws each trial's score from the variant's true
-distribution, seeded, with no sleeps. ``--in-flight 8`` keeps eight trials pending, so feedback
+the backend is replaced by ``meta_orchestrator.testing.ScriptedBackend``, which draws each trial's
+score from the variant's true distribution, seeded, with no sleeps. ``--in-flight 8`` keeps eight trials pending, so feedback
 arrives late, as on the thread and Ray backends.
 
 Regret is pseudo-regret: for each trial, the best variant's true mean minus the chosen variant's,
@@ -22,17 +22,16 @@ import os
 import statistics
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from meta_orchestrator.backends.base import Backend
 from meta_orchestrator.core.config import load_config
 from meta_orchestrator.core.trial import TrialResult, TrialSpec
 from meta_orchestrator.driver import drive
 from meta_orchestrator.orchestrators import create_orchestrator
+from meta_orchestrator.testing import ScriptedBackend, scripted_result
 
 
 @dataclass(frozen=True)
@@ -65,46 +64,16 @@ PROBLEMS = [
 STRATEGIES = ["uniform", "epsilon_greedy", "ucb1", "thompson_sampling"]
 
 
-class SimulatedBackend(Backend):
+def simulated_backend(problem: Problem, seed: int, max_in_flight: int) -> ScriptedBackend:
     """Scores each trial from the problem's true distribution; results return oldest first."""
+    rng = np.random.default_rng([seed, 0x5EED])
 
-    name = "simulated"
+    def outcome(spec: TrialSpec) -> TrialResult:
+        score = problem.draw(rng, spec.variant)
+        success = score if problem.sd is None else 1.0
+        return scripted_result(spec, score, metrics={"success": success, "latency": 0.0})
 
-    def __init__(self, problem: Problem, seed: int, max_in_flight: int) -> None:
-        super().__init__(max_in_flight)
-        self.problem = problem
-        self.rng = np.random.default_rng([seed, 0x5EED])
-        self.queue: deque[TrialSpec] = deque()
-
-    @property
-    def in_flight(self) -> int:
-        return len(self.queue)
-
-    def submit(self, spec: TrialSpec) -> None:
-        self.queue.append(spec)
-
-    def next_result(self, timeout: float | None = None) -> TrialResult | None:
-        if not self.queue:
-            return None
-        spec = self.queue.popleft()
-        score = self.problem.draw(self.rng, spec.variant)
-        success = score if self.problem.sd is None else 1.0
-        return TrialResult(
-            run_id=spec.run_id,
-            experiment=spec.experiment,
-            variant=spec.variant,
-            index=spec.index,
-            seed=spec.seed,
-            status="ok",
-            started_at=0.0,
-            ended_at=0.0,
-            latency=0.0,
-            metrics={"success": success, "latency": 0.0},
-            score=score,
-        )
-
-    def cancel_all(self) -> None:
-        self.queue.clear()
+    return ScriptedBackend(outcome, max_in_flight, order="fifo", keep_submitted=False)
 
 
 def _experiment(problem: Problem, strategy: str, trials: int) -> dict[str, Any]:
@@ -128,7 +97,7 @@ def regret(problem: Problem, strategy: str, trials: int, seed: int, in_flight: i
         }
     )
     orchestrator = create_orchestrator(config.experiments[0], seed, config.scoring_weights)
-    backend = SimulatedBackend(problem, seed, in_flight)
+    backend = simulated_backend(problem, seed, in_flight)
     for _ in drive(orchestrator, backend, run_id="bench", run_seed=seed):
         pass
     counts = orchestrator.choice_counts

@@ -1,5 +1,6 @@
-"""Fixtures shared by the whole suite.
+"""Fixtures shared by the whole suite (helpers live in ``tests/helpers.py``).
 
+``run_suite`` runs configs through the hub into a temporary store (``tests/analysis`` has its own).
 ``ray_local`` starts one private Ray for the session (starting Ray costs seconds; ten starts would
 cost a minute), and ``RayBackend`` reuses an initialised Ray without shutting it down. Tests that
 need Ray skip, with the reason, only when ``ray`` is not importable.
@@ -10,9 +11,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.helpers import RunSuite
 
 RAY_MISSING = "the Ray backend needs 'ray': pip install 'meta-orchestrator[ray]'"
 RAY_TEST_CPUS = 4  # logical CPUs: with 0.25 per trial, 16 trials run at once on the 2-core CI box
@@ -41,6 +45,12 @@ def ray_local() -> Iterator[ModuleType]:
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture
+def run_suite(tmp_path: Path) -> RunSuite:
+    """Runs configs into ``tmp_path/store.db`` with results under ``tmp_path/results``."""
+    return RunSuite(tmp_path / "store.db", tmp_path / "results")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import FIXTURES, RunSuite, standard, suite
+from tests.helpers import FIXTURES, RunSuite, standard, suite
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 

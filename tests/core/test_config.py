@@ -13,8 +13,7 @@ import yaml
 from meta_orchestrator import cli
 from meta_orchestrator.core.config import load_config
 from meta_orchestrator.errors import ConfigError
-
-from .helpers import mab, simulated, standard, suite
+from tests.helpers import mab, simulated, standard, suite
 
 ROOT = Path(__file__).resolve().parents[2]
 

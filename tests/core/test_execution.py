@@ -11,8 +11,7 @@ import pytest
 from meta_orchestrator.core.config import load_config
 from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.core.trial import TrialSpec
-
-from .helpers import FIXTURES, RunSuite, python_agent, simulated, standard, suite
+from tests.helpers import FIXTURES, RunSuite, python_agent, simulated, standard, suite
 
 
 def test_raising_garbage_and_hanging_variants_are_recorded_and_the_run_completes(

@@ -17,8 +17,7 @@ from meta_orchestrator.core.registry import ENTRY_POINT_GROUP, register, resolve
 from meta_orchestrator.errors import ConfigError
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.store import RunStore
-
-from .helpers import FIXTURES, Ran, RunSuite, python_agent, standard, suite
+from tests.helpers import FIXTURES, Ran, RunSuite, python_agent, standard, suite
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import RunSuite, mab, python_agent, simulated, standard, suite
+from tests.helpers import RunSuite, mab, python_agent, simulated, standard, suite
 
 
 def _config(strategy: str) -> dict[str, Any]:

@@ -15,8 +15,7 @@ from rich.console import Console
 
 from meta_orchestrator import __version__, cli
 from meta_orchestrator.store import RunStore
-
-from .helpers import FIXTURES, mab, simulated, standard, suite
+from tests.helpers import FIXTURES, mab, simulated, standard, suite
 
 
 def _write_config(tmp_path: Path, config: dict[str, Any]) -> Path:

@@ -12,8 +12,7 @@ from typing import Any
 
 from meta_orchestrator.listener import RunListener
 from meta_orchestrator.store import RunStore
-
-from .helpers import RunSuite, python_agent, standard, suite
+from tests.helpers import RunSuite, python_agent, standard, suite
 
 EARLY, LATE = 2_000, 20_000
 

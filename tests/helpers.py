@@ -1,5 +1,6 @@
-"""Helpers for the core engine tests: small configs and what a run left in its store.
+"""Helpers shared by the engine tests: small configs and what a run left in its store.
 
+Test doubles (``ScriptedBackend``, ``scripted_result``) ship in ``meta_orchestrator.testing``.
 Configs are plain dicts (``load_config`` accepts a mapping); ``python_path`` points at
 ``tests/fixtures`` so the misbehaving agents there import like any user module.
 """
@@ -7,16 +8,16 @@ Configs are plain dicts (``load_config`` accepts a mapping); ``python_path`` poi
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from meta_orchestrator.backends.base import Backend
-from meta_orchestrator.core.trial import TrialResult, TrialSpec
+from meta_orchestrator.core.config import load_config
+from meta_orchestrator.core.trial import TrialResult
+from meta_orchestrator.orchestrators import Orchestrator, create_orchestrator
 from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def simulated(success_rate: float, **fields: Any) -> dict[str, Any]:
@@ -54,6 +55,14 @@ def suite(
     }
     config.update(copy.deepcopy(top))
     return config
+
+
+def orchestrator_for(experiment: dict[str, Any], seed: int = 1) -> Orchestrator:
+    """The orchestrator ``experiment`` asks for, over simulated variants, as the hub builds it."""
+    config = load_config(
+        suite({v: simulated(0.5) for v in experiment["variants"]}, [experiment], seed=seed)
+    )
+    return create_orchestrator(config.experiments[0], config.seed, config.scoring_weights)
 
 
 @dataclass
@@ -103,51 +112,3 @@ def only_run_id(db: Path) -> str:
         runs = store.list_runs()
     assert len(runs) == 1, [r.id for r in runs]
     return runs[0].id
-
-
-class ScriptedBackend(Backend):
-    """Runs nothing: each result comes from ``outcome(spec)``; the newest submission finishes first,
-    so feedback arrives out of dispatch order whenever more than one trial is in flight."""
-
-    name = "scripted"
-
-    def __init__(self, outcome: Callable[[TrialSpec], float], max_in_flight: int = 1) -> None:
-        super().__init__(max_in_flight)
-        self.outcome = outcome
-        self.pending: list[TrialSpec] = []
-        self.submitted: list[TrialSpec] = []
-        self.keep_specs = True
-
-    @property
-    def in_flight(self) -> int:
-        return len(self.pending)
-
-    def submit(self, spec: TrialSpec) -> None:
-        self.pending.append(spec)
-        if self.keep_specs:
-            self.submitted.append(spec)
-
-    def next_result(self, timeout: float | None = None) -> TrialResult | None:
-        if not self.pending:
-            return None
-        return result_for(self.pending.pop(), self.outcome)
-
-    def cancel_all(self) -> None:
-        self.pending.clear()
-
-
-def result_for(spec: TrialSpec, outcome: Callable[[TrialSpec], float]) -> TrialResult:
-    score = outcome(spec)
-    return TrialResult(
-        run_id=spec.run_id,
-        experiment=spec.experiment,
-        variant=spec.variant,
-        index=spec.index,
-        seed=spec.seed,
-        status="ok",
-        started_at=0.0,
-        ended_at=0.0,
-        latency=0.0,
-        metrics={"success": score, "cost": 0.0, "latency": 0.0},
-        score=score,
-    )

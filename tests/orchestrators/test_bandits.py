@@ -11,8 +11,8 @@ from meta_orchestrator.core.config import load_config
 from meta_orchestrator.driver import drive
 from meta_orchestrator.orchestrators import STRATEGIES, create_orchestrator
 from meta_orchestrator.store import RunStore
-
-from .helpers import RunSuite, ScriptedBackend, mab, python_agent, simulated, suite
+from meta_orchestrator.testing import ScriptedBackend
+from tests.helpers import RunSuite, mab, orchestrator_for, python_agent, simulated, suite
 
 RATES = {"weak": 0.2, "fair": 0.4, "good": 0.6, "best": 0.85}
 STRATEGY_NAMES = ["epsilon_greedy", "ucb1", "thompson_sampling"]
@@ -127,3 +127,13 @@ def test_a_crashing_arm_loses(run_suite: RunSuite) -> None:
 def test_strategy_names_map_to_classes() -> None:
     assert sorted(STRATEGIES) == sorted(STRATEGY_NAMES)
     assert {cls.strategy_name for cls in STRATEGIES.values()} == set(STRATEGY_NAMES)
+
+
+def test_a_proposal_is_possible_while_earlier_trials_are_pending() -> None:
+    orchestrator = orchestrator_for(mab("async-mab", ["a", "b", "c", "d"], 40))
+    proposals = [orchestrator.propose() for _ in range(8)]
+    assert all(p is not None for p in proposals)
+    # With nothing reported yet, dispatches spread evenly instead of piling onto one arm.
+    assert Counter(p.variant for p in proposals if p) == {"a": 2, "b": 2, "c": 2, "d": 2}
+    assert [p.index for p in proposals if p] == list(range(8))
+    assert sum(orchestrator.pending.values()) == 8
