@@ -62,6 +62,7 @@ from meta_orchestrator.analysis.report import (
 )
 from meta_orchestrator.analysis.stats import MIN_TRIALS_FOR_TEST, holm_adjust, welch_test
 from meta_orchestrator.analysis.summary import summarize_run
+from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.errors import ComparisonError, ConfigError, RunNotFoundError
 from meta_orchestrator.store import RunStore
 
@@ -102,10 +103,12 @@ class Moments:
     @classmethod
     def of(cls, values: Iterable[float]) -> Moments:
         """Moments of a sample, in one streaming pass; exact (SD 0) for a constant sample."""
-        running = _Running()
-        for value in values:
-            running.add(value)
-        return running.moments()
+        return cls.of_running(RunningMoments.of(values))
+
+    @classmethod
+    def of_running(cls, running: RunningMoments) -> Moments:
+        """The snapshot of an accumulator: no mean without values, no SD below two."""
+        return cls(running.n, running.mean_or_none, running.sd)
 
 
 @dataclass(frozen=True)
@@ -163,34 +166,13 @@ class RunData:
         return cls(run_id, name, source, variants)
 
 
-class _Running:
-    """Welford's streaming mean and variance: O(1) memory, and exact for a constant sample."""
-
-    __slots__ = ("m2", "mean", "n")
-
-    def __init__(self) -> None:
-        self.n, self.mean, self.m2 = 0, 0.0, 0.0
-
-    def add(self, value: float) -> None:
-        self.n += 1
-        delta = value - self.mean
-        self.mean += delta / self.n
-        self.m2 += delta * (value - self.mean)
-
-    def moments(self) -> Moments:
-        if self.n == 0:
-            return Moments(0)
-        sd = math.sqrt(max(self.m2, 0.0) / (self.n - 1)) if self.n > 1 else None
-        return Moments(self.n, self.mean, sd)
-
-
 class _Collector:
     """Per-variant moments of every metric, from trials streamed past it once."""
 
     def __init__(self) -> None:
         self.trials: dict[Key, int] = {}
         self.ok: dict[Key, int] = {}
-        self.running: dict[Key, dict[str, _Running]] = {}
+        self.running: dict[Key, dict[str, RunningMoments]] = {}
 
     def add(
         self,
@@ -207,7 +189,7 @@ class _Collector:
 
         def add(name: str, value: Any) -> None:
             if _is_number(value):
-                running.setdefault(name, _Running()).add(float(value))
+                running.setdefault(name, RunningMoments()).add(float(value))
 
         # Every trial has a score (a failed one scores as achieving nothing) and a latency.
         add("score", score)
@@ -227,7 +209,7 @@ class _Collector:
                 key[1],
                 count,
                 self.ok.get(key, 0),
-                {name: r.moments() for name, r in self.running[key].items()},
+                {name: Moments.of_running(r) for name, r in self.running[key].items()},
             )
             for key, count in self.trials.items()
         }

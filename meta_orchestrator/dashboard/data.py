@@ -2,9 +2,10 @@
 
 A live view keeps one ``RunView`` per browser session. Opening a run *bootstraps* it with one
 grouped SQL scan (per-variant sums in ``SERIES_POINTS`` slices of each experiment, so at most that
-many points per variant); every refresh after that reads only the trials committed after its
-``after_seq`` cursor and adds them to running sums. So a refresh costs the same for the 100th and
-the 100,000th trial, and a finished 100,000-trial run is drawn from a few hundred points.
+many points per variant, merged into ``RunningMoments``); every refresh after that reads only the
+trials committed after its ``after_seq`` cursor and adds them to the same moments. So a refresh
+costs the same for the 100th and the 100,000th trial, and a finished 100,000-trial run is drawn
+from a few hundred points.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from typing import Any
 import pandas as pd
 from scipy import stats as _scipy_stats
 
+from meta_orchestrator.analysis.stats import mean_ci
 from meta_orchestrator.analysis.summary import RunSummary, summarize_run
+from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.store import RunRecord, RunStore
 
 SERIES_POINTS = 200  # per variant; a running mean is smooth, and each point costs the browser
@@ -121,79 +124,77 @@ class DashboardStore(RunStore):
         yield from cursor
 
 
-# ------------------------------------------------------------------------------- running sums
+# ---------------------------------------------------------------------------- running moments
 @dataclass
 class VariantStats:
-    """Running sums for one variant: enough for its mean, interval and error count."""
+    """One variant so far: its trials, failures and the running moments of its score."""
 
     trials: int = 0
     failures: int = 0
-    score_n: int = 0
-    score_sum: float = 0.0
-    score_sq: float = 0.0
-
-    def add_sums(
-        self, trials: int, failures: int, score_n: int, total: float, squares: float
-    ) -> None:
-        self.trials += trials
-        self.failures += failures
-        self.score_n += score_n
-        self.score_sum += total
-        self.score_sq += squares
+    score: RunningMoments = field(default_factory=RunningMoments)
 
     def add(self, status: str, score: float | None) -> None:
         self.trials += 1
         if status != "ok":
             self.failures += 1
         if score is not None and math.isfinite(score):
-            self.score_n += 1
-            self.score_sum += score
-            self.score_sq += score * score
+            self.score.add(score)
+
+    def merge(self, trials: int, failures: int, score: RunningMoments) -> None:
+        """Several trials at once: a bootstrap bucket's counts and score moments."""
+        self.trials += trials
+        self.failures += failures
+        self.score.merge(score)
 
     @property
     def mean(self) -> float | None:
-        return self.score_sum / self.score_n if self.score_n else None
+        return self.score.mean_or_none
 
     @property
     def sd(self) -> float | None:
-        return _sd(self.score_n, self.score_sum, self.score_sq)
+        return self.score.sd
+
+
+# A point of a variant's running-mean series: (trials done in the experiment, n, mean, sd or nan).
+SeriesPoint = tuple[int, int, float, float]
 
 
 @dataclass
 class ExperimentView:
-    """One experiment of a run: per-variant sums and their thinned running-mean series."""
+    """One experiment of a run: per-variant moments and their thinned running-mean series."""
 
     name: str
     trials: int = 0
     variants: dict[str, VariantStats] = field(default_factory=dict)
-    # per variant: (pos, score_n, score_sum, score_sq), at most 2 * SERIES_POINTS entries
-    series: dict[str, list[tuple[int, int, float, float]]] = field(default_factory=dict)
+    series: dict[str, list[SeriesPoint]] = field(default_factory=dict)  # <= 2 * SERIES_POINTS
 
     def add(self, variant: str, status: str, score: float | None) -> None:
         self.trials += 1
         stats = self.variants.setdefault(variant, VariantStats())
         stats.add(status, score)
         points = self.series.setdefault(variant, [])
-        points.append((self.trials, stats.score_n, stats.score_sum, stats.score_sq))
+        points.append(_point(self.trials, stats.score))
         if len(points) > 2 * SERIES_POINTS:
             points[:] = points[-1::-2][::-1]  # keep every other point, always the newest
 
-    def add_sums(
-        self, variant: str, at: int, trials: int, failures: int, score_n: int,
-        total: float, squares: float,
-    ) -> None:  # fmt: skip
+    def merge(
+        self, variant: str, at: int, trials: int, failures: int, score: RunningMoments
+    ) -> None:
         """Several trials of ``variant`` at once (a bootstrap bucket), drawn at trial ``at``."""
         stats = self.variants.setdefault(variant, VariantStats())
-        stats.add_sums(trials, failures, score_n, total, squares)
-        self.series.setdefault(variant, []).append(
-            (at, stats.score_n, stats.score_sum, stats.score_sq)
-        )
+        stats.merge(trials, failures, score)
+        self.series.setdefault(variant, []).append(_point(at, stats.score))
 
     def leader(self) -> tuple[str, float] | None:
         scored = [(name, s.mean) for name, s in self.variants.items() if s.mean is not None]
         if not scored:
             return None
         return max(scored, key=lambda item: (item[1], _neg_name(item[0])))
+
+
+def _point(at: int, score: RunningMoments) -> SeriesPoint:
+    sd = score.sd
+    return (at, score.n, score.mean, math.nan if sd is None else sd)
 
 
 def _neg_name(name: str) -> tuple[int, ...]:
@@ -230,10 +231,8 @@ class RunView:
                 sums = list(bucket)
                 end = experiment.trials + sum(r["trials"] for r in sums)
                 for r in sums:
-                    experiment.add_sums(
-                        r["variant"], end, r["trials"], int(r["failures"]),
-                        r["score_n"], r["score_sum"], r["score_sq"],
-                    )  # fmt: skip
+                    score = RunningMoments.from_sums(r["score_n"], r["score_sum"], r["score_sq"])
+                    experiment.merge(r["variant"], end, r["trials"], int(r["failures"]), score)
                     if r["last_seq"] > last_seq:
                         last_seq, view.last_experiment = r["last_seq"], name
                 experiment.trials = end
@@ -270,17 +269,14 @@ class RunView:
     def series_frame(self, experiment: str) -> pd.DataFrame:
         """Running mean score per variant with its 95% band, one row per kept point."""
         rows = [
-            (variant, pos, n, total, squares)
+            (variant, *point)
             for variant, points in self.experiments[experiment].series.items()
-            for pos, n, total, squares in points
-            if n > 0
+            for point in points
+            if point[1] > 0
         ]
-        frame = pd.DataFrame(rows, columns=["variant", "trials", "n", "sum", "sq"])
-        frame["mean"] = frame["sum"] / frame["n"]
-        variance = (frame["sq"] - frame["sum"] ** 2 / frame["n"]) / (frame["n"] - 1)
-        sd = variance.clip(lower=0.0) ** 0.5
+        frame = pd.DataFrame(rows, columns=["variant", "trials", "n", "mean", "sd"])
         dof = (frame["n"] - 1).clip(lower=1)
-        half = _scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * sd / frame["n"] ** 0.5
+        half = _scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * frame["sd"] / frame["n"] ** 0.5
         frame["low"] = (frame["mean"] - half).where(frame["n"] > 1)
         frame["high"] = (frame["mean"] + half).where(frame["n"] > 1)
         return frame[["variant", "trials", "n", "mean", "low", "high"]]
@@ -289,10 +285,8 @@ class RunView:
         """Variants by running mean score (best first), with a 95% interval and error counts."""
         rows = []
         for name, s in self.experiments[experiment].variants.items():
-            low = high = None
-            if s.mean is not None and s.sd is not None:
-                half = _t_half_width(s.score_n, s.sd)
-                low, high = s.mean - half, s.mean + half
+            interval = mean_ci(s.score.n, s.mean, s.sd, CONFIDENCE)
+            low, high = (interval.low, interval.high) if interval else (None, None)
             rows.append((name, s.trials, s.mean, low, high, s.failures))
         frame = pd.DataFrame(
             rows, columns=["variant", "trials", "mean score", "CI low", "CI high", "errors"]
@@ -307,16 +301,6 @@ class RunView:
         return pd.DataFrame(
             [(name, s.trials) for name, s in variants.items()], columns=["variant", "trials"]
         )
-
-
-def _sd(n: int, total: float, squares: float) -> float | None:
-    if n < 2:
-        return None
-    return math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)))
-
-
-def _t_half_width(n: int, sd: float) -> float:
-    return float(_scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
 
 
 # ---------------------------------------------------------------------------------- summaries

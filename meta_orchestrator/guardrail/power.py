@@ -32,6 +32,7 @@ from scipy import stats as _scipy_stats
 from meta_orchestrator.analysis.compare import Moments, RunData, VariantData, compare_runs
 from meta_orchestrator.core.config import SuiteConfig, load_config
 from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.core.trial import TrialSpec, trial_seed
 
 # The gate settings the benchmark workflow uses; the power analysis defaults to them.
@@ -63,7 +64,7 @@ class Pilot:
 
     @cached_property
     def moments(self) -> Moments:
-        return moments_of(self.scores)
+        return Moments.of_running(RunningMoments.from_array(self.scores))
 
     @cached_property
     def low_scores(self) -> np.ndarray:
@@ -101,17 +102,6 @@ def pilot_runs(
     return pilots
 
 
-def moments_of(values: np.ndarray) -> Moments:
-    """``Moments`` of the non-nan values, vectorised; exact for constant samples like ``Moments.of``."""
-    ok = values[~np.isnan(values)]
-    if ok.size == 0:
-        return Moments(0)
-    low, high = float(ok.min()), float(ok.max())
-    if low == high:
-        return Moments(int(ok.size), low, 0.0 if ok.size > 1 else None)
-    return Moments(int(ok.size), float(ok.mean()), float(ok.std(ddof=1)) if ok.size > 1 else None)
-
-
 def simulate_run(
     pilots: Sequence[Pilot],
     trials: Mapping[Key, int],
@@ -135,7 +125,7 @@ def simulate_run(
         draws = pilot.scores[rng.integers(0, pilot.scores.size, size=n)]
         if drop and pilot.key in planted:
             draws = _plant(pilot, draws, drop, model, rng)
-        moments = moments_of(draws)
+        moments = Moments.of_running(RunningMoments.from_array(draws))
         variants[pilot.key] = VariantData(
             pilot.experiment, pilot.variant, n, moments.n, {"score": moments}
         )

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import RunNotFoundError
 from meta_orchestrator.store.connection import connect_for_reading
@@ -76,9 +77,7 @@ class VariantAggregate:
 
     @property
     def score_sd(self) -> float | None:
-        if self.score_n < 2:
-            return None
-        return math.sqrt(max(self.score_m2, 0.0) / (self.score_n - 1))
+        return RunningMoments(self.score_n, self.score_mean or 0.0, self.score_m2).sd
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from .helpers import new_run, trial
 
 def _stats(view: RunView) -> dict[tuple[str, str], tuple[int, int, int, float]]:
     return {
-        (e.name, v): (s.trials, s.failures, s.score_n, round(s.score_sum, 9))
+        (e.name, v): (s.trials, s.failures, s.score.n, round(s.score.mean, 9))
         for e in view.experiments.values()
         for v, s in e.variants.items()
     }
