@@ -55,6 +55,14 @@ from typing import Any, Literal
 
 from scipy import stats as _scipy_stats
 
+from meta_orchestrator.analysis.formatting import (
+    DASH,
+    code_span,
+    escape_text,
+    format_p_value,
+    format_percent,
+    format_setting_percent,
+)
 from meta_orchestrator.analysis.report import (
     SUMMARY_FILE,
     load_results_json,
@@ -376,7 +384,9 @@ class Comparison:
     def headline(self) -> str:
         """One line: how many regressions beyond the budget, and which variants."""
         beyond = (
-            f" beyond the {_percent(self.max_regression)} budget" if self.max_regression else ""
+            f" beyond the {format_setting_percent(self.max_regression)} budget"
+            if self.max_regression
+            else ""
         )
         if self.failed:
             names = ", ".join(_label(r, self.spans_experiments) for r in self.regressions)
@@ -647,7 +657,7 @@ def _no_change_note(
         return None
     worse = row.ci_high < 0 if higher else row.ci_low > 0
     if worse and budget > 0:
-        return f"a real but tolerated drop: within the {_percent(budget)} budget"
+        return f"a real but tolerated drop: within the {format_setting_percent(budget)} budget"
     return None
 
 
@@ -660,7 +670,6 @@ def _run_notes(baseline: RunData, candidate: RunData) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- formatting
-_DASH = "—"
 _MARK = {
     REGRESSION: "🔴 **regression**",
     IMPROVEMENT: "🟢 improvement",
@@ -680,7 +689,7 @@ def _render_markdown(comparison: Comparison, include_summary: bool) -> str:
         _context_line(c),
         _table(c),
     ]
-    notes = [f"- {_name(_label(r, c.spans_experiments))}: {r.note}" for r in c.rows if r.note]
+    notes = [f"- {code_span(_label(r, c.spans_experiments))}: {r.note}" for r in c.rows if r.note]
     notes += [f"- {note}" for note in c.notes]
     if notes:
         parts.append("**Notes**\n\n" + "\n".join(notes))
@@ -697,26 +706,27 @@ def _render_markdown(comparison: Comparison, include_summary: bool) -> str:
 
 def _context_line(c: Comparison) -> str:
     direction = "higher is better" if c.higher_is_better else "lower is better"
+    worse = "drop" if c.higher_is_better else "rise"
     budget = (
-        f"budget {_percent(c.max_regression)} relative {'drop' if c.higher_is_better else 'rise'}"
+        f"budget {format_setting_percent(c.max_regression)} relative {worse}"
         if c.max_regression
         else "budget 0: any significant worsening fails"
     )
     return (
         f"**Baseline** {_run_ref(c.baseline)} → **candidate** {_run_ref(c.candidate)} · "
-        f"metric **{_escape(c.metric)}** ({direction}) · one-sided Welch tests at alpha "
+        f"metric **{escape_text(c.metric)}** ({direction}) · one-sided Welch tests at alpha "
         f"{c.alpha:g}, Holm-corrected across {c.tested} tested "
         f"variant{'' if c.tested == 1 else 's'} · {budget}"
     )
 
 
 def _run_ref(run: RunData) -> str:
-    commit = f", commit {_name(run.git_commit[:12])}" if run.git_commit else ""
-    return f"{_name(run.run_id)} ({_escape(run.name)}{commit})"
+    commit = f", commit {code_span(run.git_commit[:12])}" if run.git_commit else ""
+    return f"{code_span(run.run_id)} ({escape_text(run.name)}{commit})"
 
 
 def _table(c: Comparison) -> str:
-    confidence = f"{100 * (1 - c.alpha):.3g}%"
+    confidence = format_setting_percent(1 - c.alpha)
     rows = [
         f"| Verdict | Variant | Baseline | Candidate | Change | {confidence} CI of change "
         "| Welch p | Holm p | Hedges' g | Trials |",
@@ -725,13 +735,15 @@ def _table(c: Comparison) -> str:
     for r in c.rows:
         cells = [
             _MARK[r.verdict],
-            _name(_label(r, c.spans_experiments)),
+            code_span(_label(r, c.spans_experiments), table=True),
             _num(r.baseline_mean),
             _num(r.candidate_mean),
             _change(r),
             _interval(r),
-            _pvalue(r.p_value),
-            _pvalue(r.p_improvement_holm if r.verdict == IMPROVEMENT else r.p_regression_holm),
+            format_p_value(r.p_value),
+            format_p_value(
+                r.p_improvement_holm if r.verdict == IMPROVEMENT else r.p_regression_holm
+            ),
             _signed(r.effect_size, ".2f"),
             f"{_count(r, 'baseline')} → {_count(r, 'candidate')}",
         ]
@@ -754,49 +766,36 @@ def _legend(c: Comparison) -> str:
 
 def _change(r: VariantComparison) -> str:
     if r.difference is None:
-        return _DASH
+        return DASH
     if r.relative_change is None:
         return _signed(r.difference)
-    return f"{_signed(r.difference)} ({_signed(100 * r.relative_change, '.1f')}%)"
+    return f"{_signed(r.difference)} ({_minus(format_percent(r.relative_change, signed=True))})"
 
 
 def _interval(r: VariantComparison) -> str:
     if r.ci_low is None or r.ci_high is None:
-        return _DASH
+        return DASH
     return f"[{_signed(r.ci_low)}, {_signed(r.ci_high)}]"
 
 
 def _count(r: VariantComparison, side: str) -> str:
     trials, failed = getattr(r, f"{side}_trials"), getattr(r, f"{side}_failed")
     if not trials:
-        return _DASH
+        return DASH
     return f"{trials} ({failed} failed)" if failed else str(trials)
 
 
 def _num(value: float | None) -> str:
-    return _DASH if value is None else f"{value:.4g}"
+    return DASH if value is None else f"{value:.4g}"
 
 
 def _signed(value: float | None, spec: str = ".3g") -> str:
-    if value is None:
-        return _DASH
-    return format(value, "+" + spec).replace("-", "−")
+    return DASH if value is None else _minus(format(value, "+" + spec))
 
 
-def _pvalue(value: float | None) -> str:
-    if value is None:
-        return _DASH
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _name(value: str) -> str:
-    """A name as inline code, safe inside a table cell."""
-    flat = " ".join(str(value).split()).replace("`", "'").replace("|", "\\|")
-    return f"`{flat}`"
-
-
-def _escape(value: str) -> str:
-    return "".join("\\" + ch if ch in "\\`*_[]<>|~#" else ch for ch in " ".join(value.split()))
+def _minus(text: str) -> str:
+    """Typeset minus signs (−) for the Markdown report."""
+    return text.replace("-", "−")
 
 
 def _run_header(run: RunData) -> dict[str, Any]:
@@ -814,10 +813,6 @@ def _finite(row: dict[str, Any]) -> dict[str, Any]:
     return {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
     }
-
-
-def _percent(fraction: float) -> str:
-    return f"{100 * fraction:.3g}%"
 
 
 def _label(row: VariantComparison, with_experiment: bool) -> str:

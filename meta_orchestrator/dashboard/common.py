@@ -1,24 +1,28 @@
-"""Pieces every dashboard view shares: settings, opening the store, showing errors, safe text."""
+"""Pieces every dashboard view shares: settings, opening the store, showing errors, number columns.
+
+User text is shown with ``analysis.formatting`` (``escape_text``, ``code_span``), as in summary.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
-import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
+from meta_orchestrator.analysis.formatting import DASH, escape_text, format_p_value, format_percent
 from meta_orchestrator.dashboard.data import DashboardStore
 from meta_orchestrator.errors import MetaOrchestratorError
 
 log = logging.getLogger("meta_orchestrator.dashboard")
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
 
 
 @dataclass(frozen=True)
@@ -36,17 +40,20 @@ def parse_settings(argv: list[str]) -> Settings:
     return Settings(Path(args.db).expanduser(), Path(args.config_dir).expanduser())
 
 
-def plain(text: object) -> str:
-    """User data (names, messages) made inert inside Streamlit's Markdown: one line, with the
-    characters that open emphasis, code, links, HTML, headings, tables and LaTeX escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def code(text: object) -> str:
-    """User data as an inline code span, whatever backticks it holds."""
-    flat = " ".join(str(text).split())
-    ticks = "`" * (max((len(r) for r in re.findall(r"`+", flat)), default=0) + 1)
-    return f"{ticks} {flat} {ticks}"
+def formatted(
+    frame: pd.DataFrame,
+    *,
+    p_values: Iterable[str] = (),
+    percents: Iterable[str] = (),
+    signed_percents: Iterable[str] = (),
+) -> Styler:
+    """``frame`` with its p-value and percentage columns shown as summary.md and the CLI show them
+    (``analysis.formatting``). Only the shown text changes: the cells stay numbers, so they sort."""
+    formats: dict[str, Callable[[float], str]] = {}
+    formats |= dict.fromkeys(p_values, format_p_value)
+    formats |= dict.fromkeys(percents, format_percent)
+    formats |= dict.fromkeys(signed_percents, functools.partial(format_percent, signed=True))
+    return frame.style.format(formats, na_rep=DASH)
 
 
 def open_store(db: Path) -> DashboardStore | None:
@@ -60,7 +67,7 @@ def open_store(db: Path) -> DashboardStore | None:
     try:
         return DashboardStore(db)
     except (MetaOrchestratorError, sqlite3.Error) as exc:
-        st.error(f"Cannot read the run store `{db}`: {plain(exc)}")
+        st.error(f"Cannot read the run store `{db}`: {escape_text(exc)}")
         return None
 
 
@@ -70,7 +77,7 @@ def shown_errors(doing: str) -> Iterator[None]:
     try:
         yield
     except (MetaOrchestratorError, sqlite3.Error) as exc:
-        st.error(f"{doing} failed: {plain(exc)}")
+        st.error(f"{doing} failed: {escape_text(exc)}")
     except Exception as exc:  # a bug; the server log has the traceback
         log.exception("%s failed", doing)
-        st.error(f"{doing} failed unexpectedly ({type(exc).__name__}): {plain(exc)}")
+        st.error(f"{doing} failed unexpectedly ({type(exc).__name__}): {escape_text(exc)}")

@@ -19,7 +19,8 @@ from meta_orchestrator.analysis.compare import (
     compare_runs,
     run_data_from_store,
 )
-from meta_orchestrator.dashboard.common import plain
+from meta_orchestrator.analysis.formatting import escape_text, format_setting_percent
+from meta_orchestrator.dashboard.common import formatted
 from meta_orchestrator.dashboard.data import DashboardStore
 from meta_orchestrator.errors import ComparisonError, ConfigError
 from meta_orchestrator.store import RunRecord
@@ -51,7 +52,7 @@ def render_compare(store: DashboardStore) -> None:
             max_regression=budget,
         )
     except (ComparisonError, ConfigError) as exc:
-        st.warning(f"These runs cannot be compared: {plain(exc)}")
+        st.warning(f"These runs cannot be compared: {escape_text(exc)}")
         return
     _show(comparison, store, baseline, candidate)
 
@@ -93,34 +94,31 @@ def _run_data(_store: DashboardStore, db: str, run_id: str, trials: int, status:
 
 
 def _show(c: Comparison, store: DashboardStore, baseline: RunRecord, candidate: RunRecord) -> None:
-    headline = f"{'Gate fails' if c.failed else 'Gate passes'}: {plain(c.headline())}"
+    headline = f"{'Gate fails' if c.failed else 'Gate passes'}: {escape_text(c.headline())}"
     (st.error if c.failed else st.success)(headline)
     direction = "higher is better" if c.higher_is_better else "lower is better"
     st.caption(
-        f"{plain(c.metric)} ({direction}). Difference = candidate − baseline with its "
-        f"{100 * (1 - c.alpha):.3g}% interval and Welch's two-sided p; the verdict rests on "
-        f"one-sided Welch tests against the budget, Holm-corrected across {c.tested} tested "
-        "variants. The same computation as "
+        f"{escape_text(c.metric)} ({direction}). Difference = candidate − baseline with its "
+        f"{format_setting_percent(1 - c.alpha)} interval and Welch's two-sided p; the verdict "
+        "rests on one-sided Welch tests against the budget, Holm-corrected across "
+        f"{c.tested} tested variants. The same computation as "
         f"`meta-orchestrator compare {baseline.id} {candidate.id} --db {store.path}`."
     )
     st.dataframe(
-        _rows(c),
+        formatted(_rows(c), p_values=["Welch p", "Holm p"], signed_percents=["relative"]),
         hide_index=True,
         width="stretch",
         column_config={
             "baseline mean": st.column_config.NumberColumn(format="%.4g"),
             "candidate mean": st.column_config.NumberColumn(format="%.4g"),
             "difference": st.column_config.NumberColumn(format="%+.4g"),
-            "relative": st.column_config.NumberColumn(format="percent"),
             "CI low": st.column_config.NumberColumn(format="%+.4g"),
             "CI high": st.column_config.NumberColumn(format="%+.4g"),
-            "Welch p": st.column_config.NumberColumn(format="%.4f"),
-            "Holm p": st.column_config.NumberColumn(format="%.4f"),
             "Hedges' g": st.column_config.NumberColumn(format="%+.2f"),
         },
     )
     for note in c.notes:
-        st.caption(plain(note))
+        st.caption(escape_text(note))
     left, right = st.columns(2)
     stem = f"compare-{baseline.id}-{candidate.id}"
     left.download_button(

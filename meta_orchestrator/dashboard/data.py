@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats as _scipy_stats
 
+from meta_orchestrator.analysis.formatting import DASH
 from meta_orchestrator.analysis.stats import mean_ci
 from meta_orchestrator.analysis.summary import RunSummary, summarize_run
 from meta_orchestrator.core.running import RunningMoments
@@ -374,18 +375,6 @@ def process_gone(run: RunRecord) -> bool:
     return False
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
-
-
 # ------------------------------------------------------------------------------- run browser
 RUN_COLUMNS = ["id", "name", "date", "status", "trials", "leader", "orchestrator"]
 
@@ -399,7 +388,7 @@ def run_table(records: list[RunRecord], leaders: dict[str, str | None]) -> pd.Da
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
             r.status,
             f"{r.trials}/{r.planned_trials}",
-            leaders.get(r.id) or "—",
+            leaders.get(r.id) or DASH,
             r.orchestrator,
         )
         for r in records

@@ -12,6 +12,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from meta_orchestrator.analysis.formatting import (
+    DASH,
+    escape_text,
+    format_duration,
+    format_percent,
+)
 from meta_orchestrator.analysis.report import render_summary_markdown
 from meta_orchestrator.analysis.summary import (
     ExperimentSummary,
@@ -19,7 +25,7 @@ from meta_orchestrator.analysis.summary import (
     run_leader,
 )
 from meta_orchestrator.dashboard import charts, launcher
-from meta_orchestrator.dashboard.common import Settings, plain, shown_errors
+from meta_orchestrator.dashboard.common import Settings, formatted, shown_errors
 from meta_orchestrator.dashboard.data import (
     EXPORT_LIMIT,
     LOG_TAIL,
@@ -27,7 +33,6 @@ from meta_orchestrator.dashboard.data import (
     RunView,
     Summaries,
     filter_runs,
-    format_duration,
     process_gone,
     progress,
     run_table,
@@ -102,10 +107,10 @@ def render_run(store: DashboardStore, run_id: str, settings: Settings) -> None:
 
 
 def _header(record: RunRecord) -> None:
-    st.title(plain(record.name))
+    st.title(escape_text(record.name))
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_at))
     st.caption(
-        f"Run `{record.id}` · status **{plain(record.status)}** · orchestrator "
+        f"Run `{record.id}` · status **{escape_text(record.status)}** · orchestrator "
         f"`{record.orchestrator}` · backend `{record.backend}` · seed {record.seed} · "
         f"started {started}"
     )
@@ -118,7 +123,7 @@ def _status_notes(record: RunRecord) -> None:
             f"or crashed. Continue it with `meta-orchestrator resume {record.id}`."
         )
     if record.status == "failed":
-        st.error(f"This run failed: {plain(record.error or 'no error recorded')}")
+        st.error(f"This run failed: {escape_text(record.error or 'no error recorded')}")
     elif record.status == "interrupted":
         st.warning(
             f"This run was interrupted; its completed trials are kept. Continue it with "
@@ -127,7 +132,7 @@ def _status_notes(record: RunRecord) -> None:
     if record.trials == 0 and record.status != "running":
         st.info("This run recorded no trials, so there is nothing to rank or chart.")
     if record.stop_reason:
-        st.caption(f"Stop reason: {plain(record.stop_reason)}")
+        st.caption(f"Stop reason: {escape_text(record.stop_reason)}")
 
 
 def _stop_button(store: DashboardStore, record: RunRecord) -> None:
@@ -208,9 +213,9 @@ def _progress(record: RunRecord, view: RunView) -> None:
     )
     columns[1].metric("Errors", f"{p.failures:,}")
     columns[2].metric("Elapsed", format_duration(p.elapsed))
-    columns[3].metric("ETA", format_duration(p.eta) if record.status == "running" else "—")
+    columns[3].metric("ETA", format_duration(p.eta) if record.status == "running" else DASH)
     if p.leader is None:
-        columns[4].metric("Leader", "—")
+        columns[4].metric("Leader", DASH)
     else:
         columns[4].metric(
             "Leader",
@@ -219,7 +224,7 @@ def _progress(record: RunRecord, view: RunView) -> None:
             delta_color="off",
             delta_arrow="off",
         )
-    st.progress(p.fraction, text=f"{100 * p.fraction:.0f}% of the planned trials")
+    st.progress(p.fraction, text=f"{format_percent(p.fraction)} of the planned trials")
 
 
 def _experiment_panel(
@@ -228,9 +233,10 @@ def _experiment_panel(
     kind = experiment.orchestrator + (f" ({experiment.strategy})" if experiment.strategy else "")
     state = view.experiments.get(experiment.name)
     done = state.trials if state else 0
-    st.subheader(f"Experiment {plain(experiment.name)}")
+    st.subheader(f"Experiment {escape_text(experiment.name)}")
     st.caption(
-        f"{plain(kind)} · {done} of {experiment.planned_trials} trials · {plain(experiment.status)}"
+        f"{escape_text(kind)} · {done} of {experiment.planned_trials} trials · "
+        f"{escape_text(experiment.status)}"
     )
     if state is None or not state.trials:
         st.caption("No trials yet.")
@@ -331,14 +337,13 @@ def _ranking(experiment: ExperimentSummary) -> None:
         for v in experiment.variants
     ]
     st.dataframe(
-        pd.DataFrame(rows),
+        formatted(pd.DataFrame(rows), percents=["success"]),
         hide_index=True,
         width="stretch",
         column_config={
             "mean score": st.column_config.NumberColumn(format="%.3f"),
             "CI low": st.column_config.NumberColumn(format="%.3f"),
             "CI high": st.column_config.NumberColumn(format="%.3f"),
-            "success": st.column_config.NumberColumn(format="percent"),
             "latency p50 (s)": st.column_config.NumberColumn(format="%.4f"),
             "latency p95 (s)": st.column_config.NumberColumn(format="%.4f"),
             "cost total": st.column_config.NumberColumn(format="%.4g"),
@@ -348,44 +353,41 @@ def _ranking(experiment: ExperimentSummary) -> None:
     if tested:
         best = experiment.comparisons[0].best
         st.caption(
-            f"Best vs others ({plain(best)}): difference = other − best, Welch's t-test, "
+            f"Best vs others ({escape_text(best)}): difference = other − best, Welch's t-test, "
             f"Holm-corrected, alpha {experiment.alpha:g}."
         )
+        comparisons = pd.DataFrame(
+            [
+                {
+                    "other": c.other,
+                    "difference": c.difference,
+                    "95% CI": _interval(c.ci_low, c.ci_high),
+                    "Welch p": c.p_value,
+                    "Holm p": c.p_holm,
+                    "significant": c.significant,
+                    "note": c.note or "",
+                }
+                for c in experiment.comparisons
+            ]
+        )
         st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "other": c.other,
-                        "difference": c.difference,
-                        "95% CI": _interval(c.ci_low, c.ci_high),
-                        "Welch p": c.p_value,
-                        "Holm p": c.p_holm,
-                        "significant": c.significant,
-                        "note": c.note or "",
-                    }
-                    for c in experiment.comparisons
-                ]
-            ),
+            formatted(comparisons, p_values=["Welch p", "Holm p"]),
             hide_index=True,
             width="stretch",
-            column_config={
-                "difference": st.column_config.NumberColumn(format="%+.3f"),
-                "Welch p": st.column_config.NumberColumn(format="%.4f"),
-                "Holm p": st.column_config.NumberColumn(format="%.4f"),
-            },
+            column_config={"difference": st.column_config.NumberColumn(format="%+.3f")},
         )
 
 
 def _interval(low: float | None, high: float | None, percent: bool = False) -> str:
     if low is None or high is None:
-        return "—"
+        return DASH
     if percent:
-        return f"[{100 * low:.1f}%, {100 * high:.1f}%]"
+        return f"[{format_percent(low)}, {format_percent(high)}]"
     return f"[{low:+.3f}, {high:+.3f}]"
 
 
 def _distributions(store: DashboardStore, record: RunRecord, experiment: ExperimentSummary) -> None:
-    st.markdown(f"**{plain(experiment.name)}**")
+    st.markdown(f"**{escape_text(experiment.name)}**")
     left, right = st.columns(2)
     for column, metric, title in (
         (left, "latency", "latency (s)"),

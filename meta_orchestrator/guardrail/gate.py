@@ -24,6 +24,7 @@ from meta_orchestrator.analysis.compare import (
     compare_runs,
     load_run,
 )
+from meta_orchestrator.analysis.formatting import DASH, format_p_value, format_percent
 from meta_orchestrator.analysis.report import atomic_write
 
 _STYLE = {REGRESSION: "bold red", IMPROVEMENT: "green"}
@@ -81,7 +82,7 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
             escape(f"{row.experiment}/{row.variant}" if c.spans_experiments else row.variant),
             f"{_num(row.baseline_mean)} → {_num(row.candidate_mean)}",
             _change(row.difference, row.relative_change),
-            "-" if holm is None else ("<0.001" if holm < 0.001 else f"{holm:.3f}"),
+            format_p_value(holm),
         )
     console.print(
         f"{escape(c.metric)}: baseline {escape(c.baseline.run_id)} → candidate "
@@ -94,9 +95,11 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
 
 def _change(difference: float | None, relative: float | None) -> str:
     if difference is None:
-        return "-"
-    return f"{difference:+.3g}" + (f" ({100 * relative:+.1f}%)" if relative is not None else "")
+        return DASH
+    if relative is None:
+        return f"{difference:+.3g}"
+    return f"{difference:+.3g} ({format_percent(relative, signed=True)})"
 
 
 def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
+    return DASH if value is None else f"{value:.3g}"
