@@ -1,8 +1,8 @@
 """The Compare view: two runs, variant by variant, computed exactly as the CI gate computes them.
 
-The numbers come from ``meta_orchestrator.analysis.compare`` (``run_data_from_store`` and
-``compare_runs``), the module behind ``meta-orchestrator compare``: the same Welch tests, Holm
-correction, budget and verdicts.
+The numbers come from ``meta_orchestrator.analysis`` (``loaders.run_data_from_store``,
+``compare.compare_runs`` and the ``compare_render`` reports), the modules behind
+``meta-orchestrator compare``: the same Welch tests, Holm correction, budget and verdicts.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ import json
 import pandas as pd
 import streamlit as st
 
-from meta_orchestrator.analysis.compare import (
-    IMPROVEMENT,
-    Comparison,
-    RunData,
-    compare_runs,
-    run_data_from_store,
-)
+from meta_orchestrator.analysis.compare import IMPROVEMENT, Comparison, compare_runs
+from meta_orchestrator.analysis.compare_render import comparison_dict, comparison_markdown
 from meta_orchestrator.analysis.formatting import escape_text, format_setting_percent
+from meta_orchestrator.analysis.loaders import run_data_from_store
+from meta_orchestrator.analysis.run_data import RunData
 from meta_orchestrator.dashboard.common import formatted
 from meta_orchestrator.dashboard.data import DashboardStore
 from meta_orchestrator.errors import ComparisonError, ConfigError
@@ -123,13 +120,13 @@ def _show(c: Comparison, store: DashboardStore, baseline: RunRecord, candidate: 
     stem = f"compare-{baseline.id}-{candidate.id}"
     left.download_button(
         "Comparison as Markdown",
-        c.to_markdown(include_summary=False),
+        comparison_markdown(c, include_summary=False),
         f"{stem}.md",
         "text/markdown",
     )
     right.download_button(
         "Comparison as JSON",
-        json.dumps(c.to_dict(), indent=2, allow_nan=False),
+        json.dumps(comparison_dict(c), indent=2, allow_nan=False),
         f"{stem}.json",
         "application/json",
     )

@@ -1,7 +1,7 @@
 """``meta-orchestrator compare``: load two runs, compare them, write the reports, return the exit code.
 
-Thin on purpose: the statistics and the Markdown live in ``meta_orchestrator.analysis.compare``, so
-the dashboard shows exactly what the gate decides. Errors (a missing file, an empty run, no shared
+Thin on purpose: the statistics live in ``meta_orchestrator.analysis.compare`` and the reports in
+``analysis.compare_render``, so the dashboard shows exactly what the gate decides. Errors (a missing file, an empty run, no shared
 variant, a file that is not a results file) are raised as ``MetaOrchestratorError`` subclasses, which
 the CLI prints without a traceback and turns into exit code 2.
 """
@@ -17,14 +17,10 @@ from rich.markup import escape
 from rich.table import Column, Table
 from rich.text import Text
 
-from meta_orchestrator.analysis.compare import (
-    IMPROVEMENT,
-    REGRESSION,
-    Comparison,
-    compare_runs,
-    load_run,
-)
+from meta_orchestrator.analysis.compare import IMPROVEMENT, REGRESSION, Comparison, compare_runs
+from meta_orchestrator.analysis.compare_render import comparison_dict, comparison_markdown
 from meta_orchestrator.analysis.formatting import DASH, format_p_value, format_percent
+from meta_orchestrator.analysis.loaders import load_run
 from meta_orchestrator.analysis.report import atomic_write
 
 _STYLE = {REGRESSION: "bold red", IMPROVEMENT: "green"}
@@ -57,11 +53,11 @@ def run_compare(
     print_comparison(comparison, console)
     if markdown:
         with atomic_write(Path(markdown)) as out:
-            out.write(comparison.to_markdown())
+            out.write(comparison_markdown(comparison))
         console.print(f"wrote {escape(markdown)}")
     if json_path:
         with atomic_write(Path(json_path)) as out:
-            json.dump(comparison.to_dict(), out, indent=2, allow_nan=False)
+            json.dump(comparison_dict(comparison), out, indent=2, allow_nan=False)
             out.write("\n")
         console.print(f"wrote {escape(json_path)}")
     return comparison.exit_code

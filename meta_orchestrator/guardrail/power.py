@@ -29,13 +29,14 @@ from typing import Literal
 import numpy as np
 from scipy import stats as _scipy_stats
 
-from meta_orchestrator.analysis.compare import Moments, RunData, VariantData, compare_runs
+from meta_orchestrator.analysis.compare import compare_runs
 from meta_orchestrator.analysis.formatting import (
     DASH,
     code_span,
     format_percent,
     format_setting_percent,
 )
+from meta_orchestrator.analysis.run_data import Moments, RunData, VariantData
 from meta_orchestrator.core.config import SuiteConfig, load_config
 from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.core.running import RunningMoments
