@@ -19,8 +19,8 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 from meta_orchestrator.analysis.formatting import DASH, escape_text, format_p_value, format_percent
-from meta_orchestrator.dashboard.data import DashboardStore
 from meta_orchestrator.errors import MetaOrchestratorError
+from meta_orchestrator.store import RunStore
 
 log = logging.getLogger("meta_orchestrator.dashboard")
 
@@ -56,7 +56,7 @@ def formatted(
     return frame.style.format(formats, na_rep=DASH)
 
 
-def open_store(db: Path) -> DashboardStore | None:
+def open_store(db: Path) -> RunStore | None:
     """The store, or ``None`` after telling the user why it cannot be read."""
     if not db.exists():
         st.info(
@@ -65,7 +65,7 @@ def open_store(db: Path) -> DashboardStore | None:
         )
         return None
     try:
-        return DashboardStore(db)
+        return RunStore(db)
     except (MetaOrchestratorError, sqlite3.Error) as exc:
         st.error(f"Cannot read the run store `{db}`: {escape_text(exc)}")
         return None

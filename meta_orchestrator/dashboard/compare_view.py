@@ -18,14 +18,13 @@ from meta_orchestrator.analysis.formatting import escape_text, format_setting_pe
 from meta_orchestrator.analysis.loaders import run_data_from_store
 from meta_orchestrator.analysis.run_data import RunData
 from meta_orchestrator.dashboard.common import formatted
-from meta_orchestrator.dashboard.data import DashboardStore
 from meta_orchestrator.errors import ComparisonError, ConfigError
-from meta_orchestrator.store import RunRecord
+from meta_orchestrator.store import RunRecord, RunStore
 
 METRICS = ["score", "success", "latency", "cost"]
 
 
-def render_compare(store: DashboardStore) -> None:
+def render_compare(store: RunStore) -> None:
     st.title("Compare runs")
     records = store.list_runs()
     if len(records) < 2:
@@ -85,12 +84,12 @@ def _settings() -> tuple[str, float, float]:
 
 
 @st.cache_data(max_entries=32, show_spinner="Reading the run…")
-def _run_data(_store: DashboardStore, db: str, run_id: str, trials: int, status: str) -> RunData:
+def _run_data(_store: RunStore, db: str, run_id: str, trials: int, status: str) -> RunData:
     """Cached per trial count and status: a finished run's data never changes."""
     return run_data_from_store(_store, run_id, summary=False)
 
 
-def _show(c: Comparison, store: DashboardStore, baseline: RunRecord, candidate: RunRecord) -> None:
+def _show(c: Comparison, store: RunStore, baseline: RunRecord, candidate: RunRecord) -> None:
     headline = f"{'Gate fails' if c.failed else 'Gate passes'}: {escape_text(c.headline())}"
     (st.error if c.failed else st.success)(headline)
     direction = "higher is better" if c.higher_is_better else "lower is better"

@@ -1,4 +1,5 @@
-"""What the dashboard reads from the run store: plain functions and state objects, no Streamlit.
+"""What the dashboard makes of the run store: state objects and pandas frames, no Streamlit and no
+SQL (the queries are ``RunStore`` methods).
 
 A live view keeps one ``RunView`` per browser session. Opening a run *bootstraps* it with one
 grouped SQL scan (per-variant sums in ``SERIES_POINTS`` slices of each experiment, so at most that
@@ -17,15 +18,12 @@ import json
 import math
 import os
 import socket
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from scipy import stats as _scipy_stats
@@ -34,95 +32,13 @@ from meta_orchestrator.analysis.formatting import DASH
 from meta_orchestrator.analysis.stats import mean_ci
 from meta_orchestrator.analysis.summary import RunSummary, summarize_run
 from meta_orchestrator.core.running import RunningMoments
-from meta_orchestrator.store import RunRecord, RunStore
+from meta_orchestrator.store import EXPORT_COLUMNS, RunRecord, RunStore
 
 SERIES_POINTS = 200  # per variant; a running mean is smooth, and each point costs the browser
 HISTOGRAM_BINS = 30
 EXPORT_LIMIT = 200_000
 LOG_TAIL = 200
 CONFIDENCE = 0.95
-
-_EXPORT_COLUMNS = (
-    "seq", "experiment", "variant", "trial_index", "seed", "status", "started_at", "ended_at",
-    "latency", "score", "success", "cost", "metrics_json", "error", "attempts", "node_id",
-)  # fmt: skip
-
-
-class DashboardStore(RunStore):
-    """``RunStore`` plus the few whole-run queries only the dashboard needs.
-
-    They read with SQL aggregates, never row by row in Python.
-    """
-
-    def max_seq(self, run_id: str) -> int:
-        row = self._conn.execute(
-            "SELECT COALESCE(MAX(seq), 0) FROM trials WHERE run_id = ?", (run_id,)
-        ).fetchone()
-        return int(row[0])
-
-    def run_count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-
-    def bucket_sums(self, run_id: str, upto: int, buckets: int) -> list[sqlite3.Row]:
-        """Per (experiment, variant, bucket) sums of the trials with ``seq <= upto``.
-
-        Each experiment's commit order (its ``seq`` span) is cut into ``buckets`` equal slices; one
-        grouped scan of the run's index, no per-row work in Python. ``last_seq`` tells which
-        experiment recorded the latest trial.
-        """
-        return self._conn.execute(
-            """
-            WITH span AS (
-                SELECT experiment, MIN(seq) AS lo, MAX(seq) AS hi FROM trials
-                WHERE run_id = :run AND seq <= :upto GROUP BY experiment
-            )
-            SELECT t.experiment, t.variant,
-                   CAST((t.seq - s.lo) * :buckets / (s.hi - s.lo + 1) AS INTEGER) AS bucket,
-                   COUNT(*) AS trials, COUNT(t.score) AS score_n, TOTAL(t.score) AS score_sum,
-                   TOTAL(t.score * t.score) AS score_sq, TOTAL(t.status != 'ok') AS failures,
-                   MAX(t.seq) AS last_seq
-            FROM trials t JOIN span s ON s.experiment = t.experiment
-            WHERE t.run_id = :run AND t.seq <= :upto
-            GROUP BY t.experiment, bucket, t.variant
-            ORDER BY t.experiment, bucket, t.variant
-            """,
-            {"run": run_id, "upto": upto, "buckets": max(1, buckets)},
-        ).fetchall()
-
-    def histogram(
-        self, run_id: str, experiment: str, column: str, bins: int = HISTOGRAM_BINS
-    ) -> pd.DataFrame:
-        """Counts per variant in ``bins`` equal-width bins of ``latency`` or ``cost`` (SQL only)."""
-        if column not in ("latency", "cost", "score"):
-            raise ValueError(f"no histogram for column {column!r}")
-        where = f"run_id = ? AND experiment = ? AND {column} IS NOT NULL"
-        low, high = self._conn.execute(
-            f"SELECT MIN({column}), MAX({column}) FROM trials WHERE {where}", (run_id, experiment)
-        ).fetchone()
-        if low is None:
-            return pd.DataFrame(columns=["variant", "start", "end", "trials"])
-        if high == low:  # every value the same: one narrow bar where it is
-            half = abs(low) * 0.01 or 1e-6
-            low, high, bins = low - half, high + half, 1
-        width = (high - low) / bins
-        rows = self._conn.execute(
-            f"SELECT variant, MIN(CAST(({column} - ?) / ? AS INTEGER), ?) AS b, COUNT(*) "
-            f"FROM trials WHERE {where} GROUP BY variant, b ORDER BY variant, b",
-            (low, width, bins - 1, run_id, experiment),
-        ).fetchall()
-        return pd.DataFrame(
-            [(v, low + b * width, low + (b + 1) * width, n) for v, b, n in rows],
-            columns=["variant", "start", "end", "trials"],
-        )
-
-    def export_rows(self, run_id: str, limit: int = EXPORT_LIMIT) -> Iterator[tuple[Any, ...]]:
-        """Raw trial rows in commit order (``_EXPORT_COLUMNS``), at most ``limit`` of them."""
-        cursor = self._conn.execute(
-            f"SELECT {', '.join(_EXPORT_COLUMNS)} FROM trials WHERE run_id = ? "
-            "ORDER BY seq LIMIT ?",
-            (run_id, limit),
-        )
-        yield from cursor
 
 
 # ---------------------------------------------------------------------------- running moments
@@ -216,8 +132,9 @@ class RunView:
         self.last_experiment: str | None = None
 
     @classmethod
-    def bootstrap(cls, store: DashboardStore, run_id: str) -> RunView:
-        """Load the run's trials so far from SQL sums, without reading every row.
+    def bootstrap(cls, store: RunStore, run_id: str) -> RunView:
+        """Load the run's trials so far from SQL sums (``RunStore.bucket_sums``), without reading
+        every row.
 
         The series gets one point per variant per bucket (``SERIES_POINTS`` buckets per
         experiment), placed at the number of the experiment's trials done by the bucket's end.
@@ -226,16 +143,16 @@ class RunView:
         view.after_seq = store.max_seq(run_id)
         rows = store.bucket_sums(run_id, view.after_seq, SERIES_POINTS)
         last_seq = 0
-        for name, experiment_rows in itertools.groupby(rows, key=lambda r: r["experiment"]):
+        for name, experiment_rows in itertools.groupby(rows, key=lambda r: r.experiment):
             experiment = view.experiments[name] = ExperimentView(name)
-            for _, bucket in itertools.groupby(experiment_rows, key=lambda r: r["bucket"]):
+            for _, bucket in itertools.groupby(experiment_rows, key=lambda r: r.bucket):
                 sums = list(bucket)
-                end = experiment.trials + sum(r["trials"] for r in sums)
+                end = experiment.trials + sum(r.trials for r in sums)
                 for r in sums:
-                    score = RunningMoments.from_sums(r["score_n"], r["score_sum"], r["score_sq"])
-                    experiment.merge(r["variant"], end, r["trials"], int(r["failures"]), score)
-                    if r["last_seq"] > last_seq:
-                        last_seq, view.last_experiment = r["last_seq"], name
+                    score = RunningMoments.from_sums(r.score_n, r.score_sum, r.score_sq)
+                    experiment.merge(r.variant, end, r.trials, r.failures, score)
+                    if r.last_seq > last_seq:
+                        last_seq, view.last_experiment = r.last_seq, name
                 experiment.trials = end
         return view
 
@@ -412,21 +329,35 @@ def filter_runs(
     return runs[keep]
 
 
-# ---------------------------------------------------------------------------------- downloads
-def trials_csv(store: DashboardStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
+# ------------------------------------------------------------------------- histograms, downloads
+def histogram_frame(
+    store: RunStore, run_id: str, experiment: str, column: str, bins: int = HISTOGRAM_BINS
+) -> pd.DataFrame:
+    """Trials per variant in equal-width bins of ``latency``, ``cost`` or ``score``:
+    ``variant, start, end, trials`` (``RunStore.histogram``)."""
+    return pd.DataFrame(
+        [
+            (b.variant, b.start, b.end, b.trials)
+            for b in store.histogram(run_id, experiment, column, bins)
+        ],
+        columns=["variant", "start", "end", "trials"],
+    )
+
+
+def trials_csv(store: RunStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(_EXPORT_COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)
     writer.writerows(store.export_rows(run_id, limit))
     return out.getvalue()
 
 
-def trials_json(store: DashboardStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
+def trials_json(store: RunStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
     """A JSON array of trials; ``metrics_json`` is expanded into a ``metrics`` object."""
     out = io.StringIO()
     out.write("[")
     for i, row in enumerate(store.export_rows(run_id, limit)):
-        record = dict(zip(_EXPORT_COLUMNS, row, strict=True))
+        record = dict(zip(EXPORT_COLUMNS, row, strict=True))
         record["metrics"] = json.loads(record.pop("metrics_json") or "{}")
         out.write(("," if i else "") + "\n" + json.dumps(record, allow_nan=False, default=str))
     out.write("\n]\n")

@@ -12,9 +12,8 @@ from meta_orchestrator.analysis.formatting import code_span, escape_text
 from meta_orchestrator.core.config import SuiteConfig
 from meta_orchestrator.dashboard import launcher
 from meta_orchestrator.dashboard.common import Settings, shown_errors
-from meta_orchestrator.dashboard.data import DashboardStore
 from meta_orchestrator.errors import ConfigError, MetaOrchestratorError
-from meta_orchestrator.store import RunRecord
+from meta_orchestrator.store import RunRecord, RunStore
 
 START_TIMEOUT = 30.0
 
@@ -103,7 +102,7 @@ def _wait_for_run(launch: launcher.Launch, db: Path) -> RunRecord | None:
     while time.monotonic() < deadline:
         if db.exists():
             try:
-                with DashboardStore(db) as store:
+                with RunStore(db) as store:
                     record = launch.find_run(store)
             except MetaOrchestratorError:
                 record = None  # the store is being created

@@ -29,17 +29,17 @@ from meta_orchestrator.dashboard.common import Settings, formatted, shown_errors
 from meta_orchestrator.dashboard.data import (
     EXPORT_LIMIT,
     LOG_TAIL,
-    DashboardStore,
     RunView,
     Summaries,
     filter_runs,
+    histogram_frame,
     process_gone,
     progress,
     run_table,
     trials_csv,
     trials_json,
 )
-from meta_orchestrator.store import ExperimentRecord, RunRecord
+from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 
 REFRESH_SECONDS = 1.0
 SUMMARIES = Summaries()
@@ -47,7 +47,7 @@ STATUSES = ["running", "completed", "failed", "interrupted"]
 
 
 # ------------------------------------------------------------------------------- run browser
-def sidebar_browser(store: DashboardStore) -> str | None:
+def sidebar_browser(store: RunStore) -> str | None:
     """Past runs newest first, filtered; returns the selected run id (``None`` if there is none)."""
     records = store.list_runs()
     runs = run_table(records, _leaders(store, records))
@@ -81,17 +81,17 @@ def _picked() -> None:
     st.session_state["run_id"] = st.session_state["run_pick"]
 
 
-def _leaders(store: DashboardStore, records: list[RunRecord]) -> dict[str, str | None]:
+def _leaders(store: RunStore, records: list[RunRecord]) -> dict[str, str | None]:
     return {r.id: _leader(store, str(store.path), r.id, r.trials, r.status) for r in records}
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
-def _leader(_store: DashboardStore, db: str, run_id: str, trials: int, status: str) -> str | None:
+def _leader(_store: RunStore, db: str, run_id: str, trials: int, status: str) -> str | None:
     return run_leader(_store, run_id)
 
 
 # ---------------------------------------------------------------------------------- one run
-def render_run(store: DashboardStore, run_id: str, settings: Settings) -> None:
+def render_run(store: RunStore, run_id: str, settings: Settings) -> None:
     record = store.get_run(run_id)
     _header(record)
     _status_notes(record)
@@ -135,7 +135,7 @@ def _status_notes(record: RunRecord) -> None:
         st.caption(f"Stop reason: {escape_text(record.stop_reason)}")
 
 
-def _stop_button(store: DashboardStore, record: RunRecord) -> None:
+def _stop_button(store: RunStore, record: RunRecord) -> None:
     launch = launcher.launch_for_run(record.id, store)
     if launch is None or not launch.running:
         return
@@ -151,7 +151,7 @@ def _run_panel(db: Path, run_id: str, live: bool, summary: Future[RunSummary] | 
     As a fragment it re-runs every second while ``live``, reading only the new trials. A finished
     run ranks its variants from ``summary`` (intervals, latency quantiles, tests against the best).
     """
-    with shown_errors("Reading the run"), DashboardStore(db) as store:
+    with shown_errors("Reading the run"), RunStore(db) as store:
         record = store.get_run(run_id)
         view = _view_state(store, record)
         view.update(store)
@@ -168,7 +168,7 @@ def _run_panel(db: Path, run_id: str, live: bool, summary: Future[RunSummary] | 
                 _log_tail(store, run_id)
 
 
-def _log_tail(store: DashboardStore, run_id: str) -> None:
+def _log_tail(store: RunStore, run_id: str) -> None:
     """The run's last log lines as a code block: shown verbatim, never as Markdown or HTML."""
     lines = store.logs(run_id, tail=LOG_TAIL)
     text = "\n".join(
@@ -178,7 +178,7 @@ def _log_tail(store: DashboardStore, run_id: str) -> None:
     st.code(text or "(no log lines)", language="text", height=320 if lines else "content")
 
 
-def _view_state(store: DashboardStore, record: RunRecord) -> RunView:
+def _view_state(store: RunStore, record: RunRecord) -> RunView:
     """This session's view of the run: bootstrapped once, then only read forward.
 
     A finished run's bootstrap is shared by every session (cached by trial count and status).
@@ -195,9 +195,7 @@ def _view_state(store: DashboardStore, record: RunRecord) -> RunView:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _finished_view(
-    _store: DashboardStore, db: str, run_id: str, trials: int, status: str
-) -> RunView:
+def _finished_view(_store: RunStore, db: str, run_id: str, trials: int, status: str) -> RunView:
     return RunView.bootstrap(_store, run_id)
 
 
@@ -277,7 +275,7 @@ def _variant_names(experiment: ExperimentRecord, seen: Iterable[str]) -> list[st
 
 
 # -------------------------------------------------------------------------- finished run only
-def _finished_tabs(store: DashboardStore, record: RunRecord, summary: RunSummary) -> None:
+def _finished_tabs(store: RunStore, record: RunRecord, summary: RunSummary) -> None:
     """Details of a finished run. Only the open tab is computed and drawn (lazy tabs), so the
     histograms cost nothing until asked for: a finished run's page opens faster."""
     names = ["summary.md", "Latency & cost", "Config snapshot", "Log", "Download trials"]
@@ -386,7 +384,7 @@ def _interval(low: float | None, high: float | None, percent: bool = False) -> s
     return f"[{low:+.3f}, {high:+.3f}]"
 
 
-def _distributions(store: DashboardStore, record: RunRecord, experiment: ExperimentSummary) -> None:
+def _distributions(store: RunStore, record: RunRecord, experiment: ExperimentSummary) -> None:
     st.markdown(f"**{escape_text(experiment.name)}**")
     left, right = st.columns(2)
     for column, metric, title in (
@@ -406,10 +404,10 @@ def _distributions(store: DashboardStore, record: RunRecord, experiment: Experim
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _histogram(
-    _store: DashboardStore, db: str, run_id: str, experiment: str, metric: str, trials: int
+    _store: RunStore, db: str, run_id: str, experiment: str, metric: str, trials: int
 ) -> pd.DataFrame:
     """Cached per trial count: a finished run's histogram never changes."""
-    return _store.histogram(run_id, experiment, metric)
+    return histogram_frame(_store, run_id, experiment, metric)
 
 
 def _downloads(db: Path, record: RunRecord) -> None:
@@ -434,7 +432,7 @@ def _downloads(db: Path, record: RunRecord) -> None:
     )
 
 
-def _export(db: Path, run_id: str, render: Callable[[DashboardStore, str], str]) -> str:
+def _export(db: Path, run_id: str, render: Callable[[RunStore, str], str]) -> str:
     """Called by Streamlit when the button is clicked, long after this script run ended."""
-    with DashboardStore(db) as store:
+    with RunStore(db) as store:
         return render(store, run_id)
