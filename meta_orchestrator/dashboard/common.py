@@ -19,6 +19,7 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 from meta_orchestrator.analysis.formatting import DASH, escape_text, format_p_value, format_percent
+from meta_orchestrator.core.paths import store_path
 from meta_orchestrator.errors import MetaOrchestratorError
 from meta_orchestrator.store import RunStore
 
@@ -32,12 +33,17 @@ class Settings:
 
 
 def parse_settings(argv: list[str]) -> Settings:
-    """The arguments after ``--`` in ``streamlit run app.py -- --db PATH --config-dir DIR``."""
+    """The arguments after ``--`` in ``streamlit run app.py -- --db PATH --config-dir DIR``.
+
+    Without ``--db`` the store is where every command looks for it (``core.paths.store_path``:
+    ``$META_ORCHESTRATOR_DB``, else ``./results/meta_orchestrator.db``); ``meta-orchestrator
+    dashboard`` always passes the path it resolved.
+    """
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--db", default="results/meta_orchestrator.db")
+    parser.add_argument("--db", default=None)
     parser.add_argument("--config-dir", default=".")
     args, _ = parser.parse_known_args(argv)
-    return Settings(Path(args.db).expanduser(), Path(args.config_dir).expanduser())
+    return Settings(store_path(args.db), Path(args.config_dir).expanduser())
 
 
 def formatted(
