@@ -2,6 +2,11 @@
 
 ``summarize_run`` turns a stored run into ranked per-variant statistics and best-versus-others tests;
 ``write_run_artifacts`` writes a run's ``results.json``, ``summary.md`` and ``config.yaml``.
+
+Comparing two runs (the CI gate, the dashboard's Compare view): ``compare.compare_runs`` gives the
+verdicts on ``run_data.RunData``, which ``loaders.load_run`` reads and ``compare_render`` turns into
+Markdown and JSON. ``formatting`` shows user text, p-values, percentages and durations one way on
+every surface.
 """
 
 from meta_orchestrator.analysis.report import (

@@ -3,8 +3,10 @@ gate and the dashboard's "compare runs" view.
 
 ``compare_runs(baseline, candidate)`` pairs the ``(experiment, variant)`` rows of two ``RunData`` and
 gives each a verdict: ``regression``, ``improvement``, ``no significant change``, ``new variant``,
-``removed variant`` or ``too few trials``. It is pure; ``load_run`` builds a ``RunData`` from a run
-folder, a ``results.json`` or a run id in a store, and ``RunData.from_values`` from plain numbers.
+``removed variant`` or ``too few trials``. It is pure. The pieces around it, one job each:
+``analysis.run_data`` (``RunData``, ``Moments``: what is compared), ``analysis.loaders``
+(``load_run``: a run folder, a ``results.json`` or a run id in a store) and
+``analysis.compare_render`` (the Markdown a reviewer reads and the JSON report).
 
 The statistics, and why they are these:
 
@@ -46,29 +48,18 @@ correlated, Welch's test overstates the noise, which can only lower the false-al
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal
 
 from scipy import stats as _scipy_stats
 
-from meta_orchestrator.analysis.report import (
-    SUMMARY_FILE,
-    load_results_json,
-    render_summary_markdown,
-)
+from meta_orchestrator.analysis.formatting import format_setting_percent
+from meta_orchestrator.analysis.run_data import DEFAULT_METRIC, Key, Moments, RunData, VariantData
 from meta_orchestrator.analysis.stats import MIN_TRIALS_FOR_TEST, holm_adjust, welch_test
-from meta_orchestrator.analysis.summary import summarize_run
-from meta_orchestrator.errors import ComparisonError, ConfigError, RunNotFoundError
-from meta_orchestrator.store import RunStore
+from meta_orchestrator.errors import ComparisonError, ConfigError
 
-COMPARISON_FORMAT = "meta-orchestrator/comparison"
-COMPARISON_FORMAT_VERSION = 1
 LOWER_IS_BETTER = frozenset({"latency", "cost"})
-DEFAULT_METRIC = "score"
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
@@ -87,237 +78,6 @@ Verdict = Literal[
     "removed variant",
     "too few trials",
 ]
-Key = tuple[str, str]  # (experiment, variant)
-
-
-# ------------------------------------------------------------------------------------- the data
-@dataclass(frozen=True, slots=True)
-class Moments:
-    """Count, mean and SD of one metric of one variant: everything a Welch test needs."""
-
-    n: int
-    mean: float | None = None
-    sd: float | None = None
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> Moments:
-        """Moments of a sample, in one streaming pass; exact (SD 0) for a constant sample."""
-        running = _Running()
-        for value in values:
-            running.add(value)
-        return running.moments()
-
-
-@dataclass(frozen=True)
-class VariantData:
-    """One variant of one experiment of a run; ``metrics`` maps each metric to its moments."""
-
-    experiment: str
-    variant: str
-    trials: int  # every trial, failed ones included
-    ok: int
-    metrics: Mapping[str, Moments]
-
-    @property
-    def failed(self) -> int:
-        return self.trials - self.ok
-
-
-@dataclass(frozen=True)
-class RunData:
-    """What a comparison needs from a run: per-variant moments of every metric, and its summary."""
-
-    run_id: str
-    name: str
-    source: str  # where it was read from, for messages
-    variants: Mapping[Key, VariantData]
-    status: str = "completed"
-    git_commit: str | None = None
-    summary_markdown: str | None = None
-
-    @property
-    def trials(self) -> int:
-        return sum(v.trials for v in self.variants.values())
-
-    @classmethod
-    def from_values(
-        cls,
-        values: Mapping[Key, Sequence[float | None]],
-        *,
-        metric: str = DEFAULT_METRIC,
-        run_id: str = "simulated",
-        name: str = "simulated",
-        source: str = "<values>",
-    ) -> RunData:
-        """A run from raw values of one metric per ``(experiment, variant)``; ``None`` is a failed
-        trial without a value.
-
-        The fast path for simulations and tests: no store, no files.
-        """
-        variants = {}
-        for (experiment, variant), raw in values.items():
-            ok = [float(v) for v in raw if v is not None]
-            variants[(experiment, variant)] = VariantData(
-                experiment, variant, len(raw), len(ok), {metric: Moments.of(ok)}
-            )
-        return cls(run_id, name, source, variants)
-
-
-class _Running:
-    """Welford's streaming mean and variance: O(1) memory, and exact for a constant sample."""
-
-    __slots__ = ("m2", "mean", "n")
-
-    def __init__(self) -> None:
-        self.n, self.mean, self.m2 = 0, 0.0, 0.0
-
-    def add(self, value: float) -> None:
-        self.n += 1
-        delta = value - self.mean
-        self.mean += delta / self.n
-        self.m2 += delta * (value - self.mean)
-
-    def moments(self) -> Moments:
-        if self.n == 0:
-            return Moments(0)
-        sd = math.sqrt(max(self.m2, 0.0) / (self.n - 1)) if self.n > 1 else None
-        return Moments(self.n, self.mean, sd)
-
-
-class _Collector:
-    """Per-variant moments of every metric, from trials streamed past it once."""
-
-    def __init__(self) -> None:
-        self.trials: dict[Key, int] = {}
-        self.ok: dict[Key, int] = {}
-        self.running: dict[Key, dict[str, _Running]] = {}
-
-    def add(
-        self,
-        experiment: str,
-        variant: str,
-        status: str,
-        score: float | None,
-        latency: float | None,
-        metrics: Mapping[str, Any],
-    ) -> None:
-        key = (experiment, variant)
-        self.trials[key] = self.trials.get(key, 0) + 1
-        running = self.running.setdefault(key, {})
-
-        def add(name: str, value: Any) -> None:
-            if _is_number(value):
-                running.setdefault(name, _Running()).add(float(value))
-
-        # Every trial has a score (a failed one scores as achieving nothing) and a latency.
-        add("score", score)
-        add("latency", latency)
-        if status != "ok":
-            add("success", 0.0)  # as summary.md's success rate counts it
-            return
-        self.ok[key] = self.ok.get(key, 0) + 1
-        for name, value in metrics.items():
-            if name not in ("score", "latency"):
-                add(name, value)
-
-    def variants(self) -> dict[Key, VariantData]:
-        return {
-            key: VariantData(
-                key[0],
-                key[1],
-                count,
-                self.ok.get(key, 0),
-                {name: r.moments() for name, r in self.running[key].items()},
-            )
-            for key, count in self.trials.items()
-        }
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)  # bool is an int: 0 or 1
-
-
-# ---------------------------------------------------------------------------------- loading runs
-def load_run(ref: str | Path, db: str | Path | None = None) -> RunData:
-    """A run from a run folder, a ``results.json``, or a run id looked up in the store ``db``.
-
-    Raises ``RunNotFoundError`` when nothing matches and ``ComparisonError`` for a file that is not
-    a meta-orchestrator results file.
-    """
-    path = Path(ref)
-    if path.exists():
-        return run_data_from_results_file(path)
-    text = str(ref)
-    looks_like_path = text.endswith(".json") or "/" in text or os.sep in text
-    if db is not None and Path(db).is_file() and not looks_like_path:
-        with RunStore(db) as store:
-            return run_data_from_store(store, text)
-    where = f"and no run store at {db} to look it up in" if db is not None else "(no --db given)"
-    if looks_like_path:
-        raise RunNotFoundError(f"{ref}: no such run folder or results.json")
-    raise RunNotFoundError(f"'{ref}' is not a run folder, a results.json or a run id {where}")
-
-
-def run_data_from_results_file(path: str | Path) -> RunData:
-    """Read a ``results.json`` (or the run folder holding one) and the ``summary.md`` beside it."""
-    data = load_results_json(path)
-    folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    summary = folder / SUMMARY_FILE
-    markdown = summary.read_text(encoding="utf-8") if summary.is_file() else None
-    return run_data_from_results(data, source=str(path), summary_markdown=markdown)
-
-
-def run_data_from_results(
-    data: Mapping[str, Any], *, source: str = "results.json", summary_markdown: str | None = None
-) -> RunData:
-    """A ``RunData`` from a parsed ``results.json`` (as checked by ``load_results_json``)."""
-    run = data.get("run") or {}
-    collector = _Collector()
-    for i, trial in enumerate(data.get("trials") or []):
-        try:
-            collector.add(
-                str(trial["experiment"]),
-                str(trial["variant"]),
-                str(trial["status"]),
-                trial.get("score"),
-                trial.get("latency"),
-                trial.get("metrics") or {},
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ComparisonError(
-                f"{source} is damaged: trial #{i} lacks experiment, variant or status ({exc!r})"
-            ) from exc
-    return RunData(
-        run_id=str(run.get("id", "?")),
-        name=str(run.get("name", "?")),
-        source=source,
-        variants=collector.variants(),
-        status=str(run.get("status", "?")),
-        git_commit=run.get("git_commit"),
-        summary_markdown=summary_markdown,
-    )
-
-
-def run_data_from_store(store: RunStore, run_id: str, *, summary: bool = True) -> RunData:
-    """A ``RunData`` for a run in a ``RunStore``; ``summary`` renders its summary.md as well.
-
-    Raises ``RunNotFoundError`` for an unknown run id.
-    """
-    record = store.get_run(run_id)
-    collector = _Collector()
-    for _, trial in store.iter_trials(run_id):
-        collector.add(
-            trial.experiment, trial.variant, trial.status, trial.score, trial.latency, trial.metrics
-        )
-    return RunData(
-        run_id=record.id,
-        name=record.name,
-        source=f"run {record.id} in {store.path}",
-        variants=collector.variants(),
-        status=record.status,
-        git_commit=record.git_commit,
-        summary_markdown=render_summary_markdown(summarize_run(store, run_id)) if summary else None,
-    )
 
 
 # ------------------------------------------------------------------------------- the comparison
@@ -394,10 +154,12 @@ class Comparison:
     def headline(self) -> str:
         """One line: how many regressions beyond the budget, and which variants."""
         beyond = (
-            f" beyond the {_percent(self.max_regression)} budget" if self.max_regression else ""
+            f" beyond the {format_setting_percent(self.max_regression)} budget"
+            if self.max_regression
+            else ""
         )
         if self.failed:
-            names = ", ".join(_label(r, self.spans_experiments) for r in self.regressions)
+            names = ", ".join(self.label(r) for r in self.regressions)
             noun = "regression" if len(self.regressions) == 1 else "regressions"
             return f"{len(self.regressions)} significant {noun}{beyond}: {names}"
         return f"no significant regression{beyond}"
@@ -407,28 +169,9 @@ class Comparison:
         """Rows come from more than one experiment (so labels name the experiment too)."""
         return len({row.experiment for row in self.rows}) > 1
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": COMPARISON_FORMAT,
-            "format_version": COMPARISON_FORMAT_VERSION,
-            "failed": self.failed,
-            "exit_code": self.exit_code,
-            "headline": self.headline(),
-            "metric": self.metric,
-            "higher_is_better": self.higher_is_better,
-            "alpha": self.alpha,
-            "max_regression": self.max_regression,
-            "tested": self.tested,
-            "counts": self.counts(),
-            "baseline": _run_header(self.baseline),
-            "candidate": _run_header(self.candidate),
-            "notes": list(self.notes),
-            "rows": [_finite(row.to_dict()) for row in self.rows],
-        }
-
-    def to_markdown(self, *, include_summary: bool = True) -> str:
-        """The verdict, a table a reviewer reads at a glance, then the candidate's summary.md."""
-        return _render_markdown(self, include_summary)
+    def label(self, row: VariantComparison) -> str:
+        """The row's variant, prefixed by its experiment when the rows span several."""
+        return f"{row.experiment}/{row.variant}" if self.spans_experiments else row.variant
 
 
 def higher_is_better_default(metric: str) -> bool:
@@ -665,7 +408,7 @@ def _no_change_note(
         return None
     worse = row.ci_high < 0 if higher else row.ci_low > 0
     if worse and budget > 0:
-        return f"a real but tolerated drop: within the {_percent(budget)} budget"
+        return f"a real but tolerated drop: within the {format_setting_percent(budget)} budget"
     return None
 
 
@@ -675,171 +418,6 @@ def _run_notes(baseline: RunData, candidate: RunData) -> list[str]:
         if run.status not in ("completed", "?"):
             notes.append(f"the {role} run is {run.status}, not completed: its samples may be short")
     return notes
-
-
-# ---------------------------------------------------------------------------------- formatting
-_DASH = "—"
-_MARK = {
-    REGRESSION: "🔴 **regression**",
-    IMPROVEMENT: "🟢 improvement",
-    NO_CHANGE: "⚪ no significant change",
-    NEW_VARIANT: "🆕 new variant",
-    REMOVED_VARIANT: "➖ removed variant",
-    TOO_FEW_TRIALS: "⚠️ too few trials",
-}
-
-
-def _render_markdown(comparison: Comparison, include_summary: bool) -> str:
-    c = comparison
-    icon = "❌" if c.failed else "✅"
-    state = "failed" if c.failed else "passed"
-    parts = [
-        f"### {icon} Performance gate {state}: {c.headline()}",
-        _context_line(c),
-        _table(c),
-    ]
-    notes = [f"- {_name(_label(r, c.spans_experiments))}: {r.note}" for r in c.rows if r.note]
-    notes += [f"- {note}" for note in c.notes]
-    if notes:
-        parts.append("**Notes**\n\n" + "\n".join(notes))
-    parts.append(_legend(c))
-    if include_summary:
-        summary = c.candidate.summary_markdown
-        body = summary.strip() if summary else "_The candidate's summary.md was not found._"
-        parts.append(
-            "<details>\n<summary>Candidate run summary (summary.md)</summary>\n\n"
-            f"{body}\n\n</details>"
-        )
-    return "\n\n".join(parts) + "\n"
-
-
-def _context_line(c: Comparison) -> str:
-    direction = "higher is better" if c.higher_is_better else "lower is better"
-    budget = (
-        f"budget {_percent(c.max_regression)} relative {'drop' if c.higher_is_better else 'rise'}"
-        if c.max_regression
-        else "budget 0: any significant worsening fails"
-    )
-    return (
-        f"**Baseline** {_run_ref(c.baseline)} → **candidate** {_run_ref(c.candidate)} · "
-        f"metric **{_escape(c.metric)}** ({direction}) · one-sided Welch tests at alpha "
-        f"{c.alpha:g}, Holm-corrected across {c.tested} tested "
-        f"variant{'' if c.tested == 1 else 's'} · {budget}"
-    )
-
-
-def _run_ref(run: RunData) -> str:
-    commit = f", commit {_name(run.git_commit[:12])}" if run.git_commit else ""
-    return f"{_name(run.run_id)} ({_escape(run.name)}{commit})"
-
-
-def _table(c: Comparison) -> str:
-    confidence = f"{100 * (1 - c.alpha):.3g}%"
-    rows = [
-        f"| Verdict | Variant | Baseline | Candidate | Change | {confidence} CI of change "
-        "| Welch p | Holm p | Hedges' g | Trials |",
-        "|---|---|---:|---:|---:|---|---:|---:|---:|---|",
-    ]
-    for r in c.rows:
-        cells = [
-            _MARK[r.verdict],
-            _name(_label(r, c.spans_experiments)),
-            _num(r.baseline_mean),
-            _num(r.candidate_mean),
-            _change(r),
-            _interval(r),
-            _pvalue(r.p_value),
-            _pvalue(r.p_improvement_holm if r.verdict == IMPROVEMENT else r.p_regression_holm),
-            _signed(r.effect_size, ".2f"),
-            f"{_count(r, 'baseline')} → {_count(r, 'candidate')}",
-        ]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
-def _legend(c: Comparison) -> str:
-    worse = "drop" if c.higher_is_better else "rise"
-    return (
-        "<sub>Change = candidate − baseline (relative to |baseline mean|). A row is a "
-        f"**regression** when a one-sided Welch test shows a {worse} of more than the budget, "
-        f"Holm-corrected across variants (Holm p < {c.alpha:g}); only regressions fail the gate. "
-        "Welch p (two-sided) and the interval are per variant and not adjusted. Failed trials score "
-        "as trials that achieved nothing and count as no `success`; for other metrics they have no "
-        "value (Trials shows how many failed), and a candidate left with fewer than two values is tested "
-        "for more failures with Fisher's exact test.</sub>"
-    )
-
-
-def _change(r: VariantComparison) -> str:
-    if r.difference is None:
-        return _DASH
-    if r.relative_change is None:
-        return _signed(r.difference)
-    return f"{_signed(r.difference)} ({_signed(100 * r.relative_change, '.1f')}%)"
-
-
-def _interval(r: VariantComparison) -> str:
-    if r.ci_low is None or r.ci_high is None:
-        return _DASH
-    return f"[{_signed(r.ci_low)}, {_signed(r.ci_high)}]"
-
-
-def _count(r: VariantComparison, side: str) -> str:
-    trials, failed = getattr(r, f"{side}_trials"), getattr(r, f"{side}_failed")
-    if not trials:
-        return _DASH
-    return f"{trials} ({failed} failed)" if failed else str(trials)
-
-
-def _num(value: float | None) -> str:
-    return _DASH if value is None else f"{value:.4g}"
-
-
-def _signed(value: float | None, spec: str = ".3g") -> str:
-    if value is None:
-        return _DASH
-    return format(value, "+" + spec).replace("-", "−")
-
-
-def _pvalue(value: float | None) -> str:
-    if value is None:
-        return _DASH
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _name(value: str) -> str:
-    """A name as inline code, safe inside a table cell."""
-    flat = " ".join(str(value).split()).replace("`", "'").replace("|", "\\|")
-    return f"`{flat}`"
-
-
-def _escape(value: str) -> str:
-    return "".join("\\" + ch if ch in "\\`*_[]<>|~#" else ch for ch in " ".join(value.split()))
-
-
-def _run_header(run: RunData) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "name": run.name,
-        "source": run.source,
-        "status": run.status,
-        "git_commit": run.git_commit,
-        "trials": run.trials,
-    }
-
-
-def _finite(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
-    }
-
-
-def _percent(fraction: float) -> str:
-    return f"{100 * fraction:.3g}%"
-
-
-def _label(row: VariantComparison, with_experiment: bool) -> str:
-    return f"{row.experiment}/{row.variant}" if with_experiment else row.variant
 
 
 __all__ = [
@@ -852,14 +430,8 @@ __all__ = [
     "TOO_FEW_TRIALS",
     "VERDICTS",
     "Comparison",
-    "Moments",
-    "RunData",
     "VariantComparison",
-    "VariantData",
+    "Verdict",
     "compare_runs",
     "higher_is_better_default",
-    "load_run",
-    "run_data_from_results",
-    "run_data_from_results_file",
-    "run_data_from_store",
 ]

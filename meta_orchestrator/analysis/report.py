@@ -25,6 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from meta_orchestrator.analysis.formatting import (
+    DASH,
+    code_span,
+    escape_text,
+    format_duration,
+    format_p_value,
+    format_percent,
+)
 from meta_orchestrator.analysis.stats import MIN_TRIALS_FOR_TEST
 from meta_orchestrator.analysis.summary import (
     NOT_ENOUGH_TRIALS,
@@ -46,7 +54,6 @@ SUMMARY_FILE = "summary.md"
 CONFIG_FILE = "config.yaml"
 
 _TRIAL_FIELDS = tuple(f.name for f in dataclasses.fields(TrialResult))
-_DASH = "—"
 _BAR_WIDTH = 20
 
 
@@ -191,7 +198,10 @@ def _json_safe(value: Any) -> Any:
 def render_summary_markdown(summary: RunSummary) -> str:
     """The run as Markdown that reads well as a GitHub pull-request comment."""
     run = summary.run
-    parts = [f"## meta-orchestrator run: {_text(run.name)} ({_code(run.id)})", _metadata(summary)]
+    parts = [
+        f"## meta-orchestrator run: {escape_text(run.name)} ({code_span(run.id)})",
+        _metadata(summary),
+    ]
     if not summary.experiments:
         parts.append("_No experiment started: the run recorded no trials._")
     parts.extend(_experiment_section(e) for e in summary.experiments)
@@ -202,17 +212,17 @@ def render_summary_markdown(summary: RunSummary) -> str:
 def _metadata(summary: RunSummary) -> str:
     run = summary.run
     lines = [
-        f"- **Status:** {_text(run.status)}",
-        f"- **Orchestrator:** {_code(run.orchestrator)} · **Backend:** {_code(run.backend)} · "
-        f"**Seed:** {run.seed}",
+        f"- **Status:** {escape_text(run.status)}",
+        f"- **Orchestrator:** {code_span(run.orchestrator)} · "
+        f"**Backend:** {code_span(run.backend)} · **Seed:** {run.seed}",
         f"- **Trials:** {run.trials} done of {run.planned_trials} planned",
         f"- **Started:** {_time(run.started_at)} · **Ended:** {_ended(run)}",
-        f"- **Version:** meta-orchestrator {_text(run.package_version)} · **Git commit:** "
-        + (_code(run.git_commit[:12]) if run.git_commit else "unknown"),
-        f"- **Stop reason:** {_text(run.stop_reason) if run.stop_reason else 'none'}",
+        f"- **Version:** meta-orchestrator {escape_text(run.package_version)} · **Git commit:** "
+        + (code_span(run.git_commit[:12]) if run.git_commit else "unknown"),
+        f"- **Stop reason:** {escape_text(run.stop_reason) if run.stop_reason else 'none'}",
     ]
     if run.error:
-        lines.append(f"- **Error:** {_text(run.error)}")
+        lines.append(f"- **Error:** {escape_text(run.error)}")
     if summary.scoring_weights:
         lines.append(f"- **Score per trial:** {_score_formula(summary.scoring_weights)}")
     lines.append(
@@ -228,8 +238,9 @@ def _experiment_section(experiment: ExperimentSummary) -> str:
     if experiment.strategy:
         kind += f" ({experiment.strategy})"
     heading = (
-        f"### Experiment {_code(experiment.name)} · {_text(kind)} · {experiment.trials} of "
-        f"{experiment.planned_trials} trials · {_text(experiment.status)}"
+        f"### Experiment {code_span(experiment.name)} · {escape_text(kind)} · "
+        f"{experiment.trials} of {experiment.planned_trials} trials · "
+        f"{escape_text(experiment.status)}"
     )
     parts = [heading]
     if experiment.trials == 0:
@@ -250,7 +261,7 @@ def _experiment_section(experiment: ExperimentSummary) -> str:
 def _too_few_warning(experiment: ExperimentSummary) -> str:
     short = [v for v in experiment.variants if v.score_n < MIN_TRIALS_FOR_TEST]
     listed = ", ".join(
-        f"{_code(v.variant)} has {v.score_n} scored trial{'' if v.score_n == 1 else 's'}"
+        f"{code_span(v.variant)} has {v.score_n} scored trial{'' if v.score_n == 1 else 's'}"
         for v in short
     )
     return (
@@ -268,7 +279,7 @@ def _ranking_table(variants: list[VariantSummary]) -> str:
     for v in variants:
         cells = [
             str(v.rank),
-            _code(v.variant, table=True),
+            code_span(v.variant, table=True),
             str(v.trials),
             _mean_with_ci(v),
             _num(v.score_sd),
@@ -289,9 +300,9 @@ def _comparison_block(experiment: ExperimentSummary) -> str:
         return "**Best vs others:** no variant has a scored trial; nothing to compare."
     tested = sum(c.p_value is not None for c in experiment.comparisons)
     intro = (
-        f"**Best vs others** ({_code(best.variant)}): Welch's t-test on score, Holm-corrected across "
-        f"{tested} comparison{'' if tested == 1 else 's'}, alpha {experiment.alpha:g}. "
-        "Difference = other − best; Hedges' g is the effect size."
+        f"**Best vs others** ({code_span(best.variant)}): Welch's t-test on score, "
+        f"Holm-corrected across {tested} comparison{'' if tested == 1 else 's'}, "
+        f"alpha {experiment.alpha:g}. Difference = other − best; Hedges' g is the effect size."
     )
     rows = [
         "| Other | Difference [95% CI] | Welch p | Holm p | Hedges' g | Verdict (best vs other) |",
@@ -301,10 +312,10 @@ def _comparison_block(experiment: ExperimentSummary) -> str:
         rows.append(
             _row(
                 [
-                    _code(c.other, table=True),
+                    code_span(c.other, table=True),
                     _difference(c),
-                    _p(c.p_value),
-                    _p(c.p_holm),
+                    format_p_value(c.p_value),
+                    format_p_value(c.p_holm),
                     _signed(c.effect_size, 2),
                     _verdict(c),
                 ]
@@ -321,15 +332,15 @@ def _choices_table(experiment: ExperimentSummary) -> str:
         share = count / total if total else 0.0
         filled = round(share * _BAR_WIDTH)
         bar = "█" * filled + "░" * (_BAR_WIDTH - filled)
-        rows.append(_row([_code(name, table=True), str(count), f"{100 * share:.1f}%", bar]))
+        rows.append(_row([code_span(name, table=True), str(count), format_percent(share), bar]))
     return f"**Bandit choices** ({total} trials):\n\n" + "\n".join(rows)
 
 
 def _stop_line(experiment: ExperimentSummary) -> str:
     if experiment.stop_reason:
-        return f"**Stopped:** {_text(experiment.stop_reason)}"
+        return f"**Stopped:** {escape_text(experiment.stop_reason)}"
     if experiment.status != "completed":
-        return f"**Not finished:** experiment status is {_text(experiment.status)}."
+        return f"**Not finished:** experiment status is {escape_text(experiment.status)}."
     if _is_bandit(experiment):
         return f"**Stopped:** trial budget of {experiment.planned_trials} spent; no early stop."
     return ""
@@ -355,40 +366,21 @@ def _is_bandit(experiment: ExperimentSummary) -> bool:
 
 
 # ----------------------------------------------------------------------------------- formatting
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
-
-
-def _text(value: str) -> str:
-    """Free text made inert: one line, Markdown and HTML characters escaped."""
-    flat = " ".join(value.split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat).replace("&", "&amp;")
-
-
-def _code(value: str, table: bool = False) -> str:
-    """A name as inline code; ``|`` escaped in table cells, where GFM would split the cell."""
-    flat = " ".join(value.split())
-    ticks = "`" * (max((len(r) for r in re.findall(r"`+", flat)), default=0) + 1)
-    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
-    if table:
-        flat = flat.replace("|", "\\|")
-    return f"{ticks}{pad}{flat}{pad}{ticks}"
-
-
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
 def _num(value: float | None, digits: int = 3) -> str:
-    return _DASH if value is None else f"{value:.{digits}f}"
+    return DASH if value is None else f"{value:.{digits}f}"
 
 
 def _signed(value: float | None, digits: int = 3) -> str:
-    return _DASH if value is None else f"{value:+.{digits}f}"
+    return DASH if value is None else f"{value:+.{digits}f}"
 
 
 def _mean_with_ci(v: VariantSummary) -> str:
     if v.mean_score is None:
-        return _DASH
+        return DASH
     if v.score_ci_low is None or v.score_ci_high is None:
         return _num(v.mean_score)
     return f"{_num(v.mean_score)} [{_num(v.score_ci_low)}, {_num(v.score_ci_high)}]"
@@ -396,32 +388,22 @@ def _mean_with_ci(v: VariantSummary) -> str:
 
 def _success_with_ci(v: VariantSummary) -> str:
     if v.success_rate is None:
-        return _DASH
-    text = _pct(v.success_rate)
+        return DASH
+    text = format_percent(v.success_rate)
     if v.success_ci_low is not None and v.success_ci_high is not None:
-        text += f" [{_pct(v.success_ci_low)}, {_pct(v.success_ci_high)}]"
+        text += f" [{format_percent(v.success_ci_low)}, {format_percent(v.success_ci_high)}]"
     return text
 
 
 def _difference(c: PairwiseComparison) -> str:
     if c.difference is None:
-        return _DASH
+        return DASH
     return f"{_signed(c.difference)} [{_signed(c.ci_low)}, {_signed(c.ci_high)}]"
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return _DASH
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _latency(seconds: float | None) -> str:
     if seconds is None:
-        return _DASH
+        return DASH
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} µs"
     if seconds < 1:
@@ -430,14 +412,14 @@ def _latency(seconds: float | None) -> str:
 
 
 def _cost(value: float | None) -> str:
-    return _DASH if value is None else f"{value:.4g}"
+    return DASH if value is None else f"{value:.4g}"
 
 
 def _score_formula(weights: dict[str, float]) -> str:
     terms = []
     for i, (metric, weight) in enumerate(weights.items()):
         sign = "−" if weight < 0 else ("" if i == 0 else "+")
-        terms.append(f"{sign} {abs(weight):g} × {_text(metric)}".strip())
+        terms.append(f"{sign} {abs(weight):g} × {escape_text(metric)}".strip())
     return " ".join(terms)
 
 
@@ -448,14 +430,5 @@ def _time(timestamp: float) -> str:
 def _ended(run: RunRecord) -> str:
     if run.ended_at is None:
         return "not yet (still running, or the process died)"
-    return f"{_time(run.ended_at)} · **Duration:** {_duration(run.ended_at - run.started_at)}"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    duration = format_duration(run.ended_at - run.started_at)
+    return f"{_time(run.ended_at)} · **Duration:** {duration}"

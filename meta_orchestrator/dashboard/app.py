@@ -13,10 +13,10 @@ import streamlit as st
 
 from meta_orchestrator.dashboard.common import Settings, open_store, parse_settings, shown_errors
 from meta_orchestrator.dashboard.compare_view import render_compare
-from meta_orchestrator.dashboard.data import DashboardStore
 from meta_orchestrator.dashboard.launch_view import render_launch
 from meta_orchestrator.dashboard.run_view import render_run, sidebar_browser
 from meta_orchestrator.errors import RunNotFoundError
+from meta_orchestrator.store import RunStore
 
 VIEWS = ["Runs", "Launch", "Compare"]
 WATCH_SECONDS = 2.0
@@ -48,7 +48,7 @@ def main() -> None:
         _watch_store(settings, run_id, _store_state(store, run_id))
 
 
-def _runs_view(store: DashboardStore, settings: Settings) -> str | None:
+def _runs_view(store: RunStore, settings: Settings) -> str | None:
     run_id = sidebar_browser(store)
     if run_id is None:
         st.title("Runs")
@@ -84,7 +84,7 @@ def _apply_navigation() -> None:
 StoreState = tuple[int, str | None]  # number of runs, status of the shown run
 
 
-def _store_state(store: DashboardStore, run_id: str | None) -> StoreState:
+def _store_state(store: RunStore, run_id: str | None) -> StoreState:
     status = None
     if run_id is not None:
         try:
@@ -103,7 +103,7 @@ def _watch_store(settings: Settings, run_id: str | None, known: StoreState) -> N
         if not settings.db.exists():
             return
         try:
-            with DashboardStore(settings.db) as store:
+            with RunStore(settings.db) as store:
                 now = _store_state(store, run_id)
         except Exception:  # a store being created, or not a store: the page already says so
             return

@@ -1,24 +1,29 @@
-"""Pieces every dashboard view shares: settings, opening the store, showing errors, safe text."""
+"""Pieces every dashboard view shares: settings, opening the store, showing errors, number columns.
+
+User text is shown with ``analysis.formatting`` (``escape_text``, ``code_span``), as in summary.md.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
-import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
-from meta_orchestrator.dashboard.data import DashboardStore
+from meta_orchestrator.analysis.formatting import DASH, escape_text, format_p_value, format_percent
+from meta_orchestrator.core.paths import store_path
 from meta_orchestrator.errors import MetaOrchestratorError
+from meta_orchestrator.store import RunStore
 
 log = logging.getLogger("meta_orchestrator.dashboard")
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
 
 
 @dataclass(frozen=True)
@@ -28,28 +33,36 @@ class Settings:
 
 
 def parse_settings(argv: list[str]) -> Settings:
-    """The arguments after ``--`` in ``streamlit run app.py -- --db PATH --config-dir DIR``."""
+    """The arguments after ``--`` in ``streamlit run app.py -- --db PATH --config-dir DIR``.
+
+    Without ``--db`` the store is where every command looks for it (``core.paths.store_path``:
+    ``$META_ORCHESTRATOR_DB``, else ``./results/meta_orchestrator.db``); ``meta-orchestrator
+    dashboard`` always passes the path it resolved.
+    """
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--db", default="results/meta_orchestrator.db")
+    parser.add_argument("--db", default=None)
     parser.add_argument("--config-dir", default=".")
     args, _ = parser.parse_known_args(argv)
-    return Settings(Path(args.db).expanduser(), Path(args.config_dir).expanduser())
+    return Settings(store_path(args.db), Path(args.config_dir).expanduser())
 
 
-def plain(text: object) -> str:
-    """User data (names, messages) made inert inside Streamlit's Markdown: one line, with the
-    characters that open emphasis, code, links, HTML, headings, tables and LaTeX escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+def formatted(
+    frame: pd.DataFrame,
+    *,
+    p_values: Iterable[str] = (),
+    percents: Iterable[str] = (),
+    signed_percents: Iterable[str] = (),
+) -> Styler:
+    """``frame`` with its p-value and percentage columns shown as summary.md and the CLI show them
+    (``analysis.formatting``). Only the shown text changes: the cells stay numbers, so they sort."""
+    formats: dict[str, Callable[[float], str]] = {}
+    formats |= dict.fromkeys(p_values, format_p_value)
+    formats |= dict.fromkeys(percents, format_percent)
+    formats |= dict.fromkeys(signed_percents, functools.partial(format_percent, signed=True))
+    return frame.style.format(formats, na_rep=DASH)
 
 
-def code(text: object) -> str:
-    """User data as an inline code span, whatever backticks it holds."""
-    flat = " ".join(str(text).split())
-    ticks = "`" * (max((len(r) for r in re.findall(r"`+", flat)), default=0) + 1)
-    return f"{ticks} {flat} {ticks}"
-
-
-def open_store(db: Path) -> DashboardStore | None:
+def open_store(db: Path) -> RunStore | None:
     """The store, or ``None`` after telling the user why it cannot be read."""
     if not db.exists():
         st.info(
@@ -58,9 +71,9 @@ def open_store(db: Path) -> DashboardStore | None:
         )
         return None
     try:
-        return DashboardStore(db)
+        return RunStore(db)
     except (MetaOrchestratorError, sqlite3.Error) as exc:
-        st.error(f"Cannot read the run store `{db}`: {plain(exc)}")
+        st.error(f"Cannot read the run store `{db}`: {escape_text(exc)}")
         return None
 
 
@@ -70,7 +83,7 @@ def shown_errors(doing: str) -> Iterator[None]:
     try:
         yield
     except (MetaOrchestratorError, sqlite3.Error) as exc:
-        st.error(f"{doing} failed: {plain(exc)}")
+        st.error(f"{doing} failed: {escape_text(exc)}")
     except Exception as exc:  # a bug; the server log has the traceback
         log.exception("%s failed", doing)
-        st.error(f"{doing} failed unexpectedly ({type(exc).__name__}): {plain(exc)}")
+        st.error(f"{doing} failed unexpectedly ({type(exc).__name__}): {escape_text(exc)}")

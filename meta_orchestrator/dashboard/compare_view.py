@@ -1,8 +1,8 @@
 """The Compare view: two runs, variant by variant, computed exactly as the CI gate computes them.
 
-The numbers come from ``meta_orchestrator.analysis.compare`` (``run_data_from_store`` and
-``compare_runs``), the module behind ``meta-orchestrator compare``: the same Welch tests, Holm
-correction, budget and verdicts.
+The numbers come from ``meta_orchestrator.analysis`` (``loaders.run_data_from_store``,
+``compare.compare_runs`` and the ``compare_render`` reports), the modules behind
+``meta-orchestrator compare``: the same Welch tests, Holm correction, budget and verdicts.
 """
 
 from __future__ import annotations
@@ -12,22 +12,19 @@ import json
 import pandas as pd
 import streamlit as st
 
-from meta_orchestrator.analysis.compare import (
-    IMPROVEMENT,
-    Comparison,
-    RunData,
-    compare_runs,
-    run_data_from_store,
-)
-from meta_orchestrator.dashboard.common import plain
-from meta_orchestrator.dashboard.data import DashboardStore
+from meta_orchestrator.analysis.compare import IMPROVEMENT, Comparison, compare_runs
+from meta_orchestrator.analysis.compare_render import comparison_dict, comparison_markdown
+from meta_orchestrator.analysis.formatting import escape_text, format_setting_percent
+from meta_orchestrator.analysis.loaders import run_data_from_store
+from meta_orchestrator.analysis.run_data import RunData
+from meta_orchestrator.dashboard.common import formatted
 from meta_orchestrator.errors import ComparisonError, ConfigError
-from meta_orchestrator.store import RunRecord
+from meta_orchestrator.store import RunRecord, RunStore
 
 METRICS = ["score", "success", "latency", "cost"]
 
 
-def render_compare(store: DashboardStore) -> None:
+def render_compare(store: RunStore) -> None:
     st.title("Compare runs")
     records = store.list_runs()
     if len(records) < 2:
@@ -51,7 +48,7 @@ def render_compare(store: DashboardStore) -> None:
             max_regression=budget,
         )
     except (ComparisonError, ConfigError) as exc:
-        st.warning(f"These runs cannot be compared: {plain(exc)}")
+        st.warning(f"These runs cannot be compared: {escape_text(exc)}")
         return
     _show(comparison, store, baseline, candidate)
 
@@ -87,51 +84,48 @@ def _settings() -> tuple[str, float, float]:
 
 
 @st.cache_data(max_entries=32, show_spinner="Reading the run…")
-def _run_data(_store: DashboardStore, db: str, run_id: str, trials: int, status: str) -> RunData:
+def _run_data(_store: RunStore, db: str, run_id: str, trials: int, status: str) -> RunData:
     """Cached per trial count and status: a finished run's data never changes."""
     return run_data_from_store(_store, run_id, summary=False)
 
 
-def _show(c: Comparison, store: DashboardStore, baseline: RunRecord, candidate: RunRecord) -> None:
-    headline = f"{'Gate fails' if c.failed else 'Gate passes'}: {plain(c.headline())}"
+def _show(c: Comparison, store: RunStore, baseline: RunRecord, candidate: RunRecord) -> None:
+    headline = f"{'Gate fails' if c.failed else 'Gate passes'}: {escape_text(c.headline())}"
     (st.error if c.failed else st.success)(headline)
     direction = "higher is better" if c.higher_is_better else "lower is better"
     st.caption(
-        f"{plain(c.metric)} ({direction}). Difference = candidate − baseline with its "
-        f"{100 * (1 - c.alpha):.3g}% interval and Welch's two-sided p; the verdict rests on "
-        f"one-sided Welch tests against the budget, Holm-corrected across {c.tested} tested "
-        "variants. The same computation as "
+        f"{escape_text(c.metric)} ({direction}). Difference = candidate − baseline with its "
+        f"{format_setting_percent(1 - c.alpha)} interval and Welch's two-sided p; the verdict "
+        "rests on one-sided Welch tests against the budget, Holm-corrected across "
+        f"{c.tested} tested variants. The same computation as "
         f"`meta-orchestrator compare {baseline.id} {candidate.id} --db {store.path}`."
     )
     st.dataframe(
-        _rows(c),
+        formatted(_rows(c), p_values=["Welch p", "Holm p"], signed_percents=["relative"]),
         hide_index=True,
         width="stretch",
         column_config={
             "baseline mean": st.column_config.NumberColumn(format="%.4g"),
             "candidate mean": st.column_config.NumberColumn(format="%.4g"),
             "difference": st.column_config.NumberColumn(format="%+.4g"),
-            "relative": st.column_config.NumberColumn(format="percent"),
             "CI low": st.column_config.NumberColumn(format="%+.4g"),
             "CI high": st.column_config.NumberColumn(format="%+.4g"),
-            "Welch p": st.column_config.NumberColumn(format="%.4f"),
-            "Holm p": st.column_config.NumberColumn(format="%.4f"),
             "Hedges' g": st.column_config.NumberColumn(format="%+.2f"),
         },
     )
     for note in c.notes:
-        st.caption(plain(note))
+        st.caption(escape_text(note))
     left, right = st.columns(2)
     stem = f"compare-{baseline.id}-{candidate.id}"
     left.download_button(
         "Comparison as Markdown",
-        c.to_markdown(include_summary=False),
+        comparison_markdown(c, include_summary=False),
         f"{stem}.md",
         "text/markdown",
     )
     right.download_button(
         "Comparison as JSON",
-        json.dumps(c.to_dict(), indent=2, allow_nan=False),
+        json.dumps(comparison_dict(c), indent=2, allow_nan=False),
         f"{stem}.json",
         "application/json",
     )

@@ -1,10 +1,12 @@
-"""What the dashboard reads from the run store: plain functions and state objects, no Streamlit.
+"""What the dashboard makes of the run store: state objects and pandas frames, no Streamlit and no
+SQL (the queries are ``RunStore`` methods).
 
 A live view keeps one ``RunView`` per browser session. Opening a run *bootstraps* it with one
 grouped SQL scan (per-variant sums in ``SERIES_POINTS`` slices of each experiment, so at most that
-many points per variant); every refresh after that reads only the trials committed after its
-``after_seq`` cursor and adds them to running sums. So a refresh costs the same for the 100th and
-the 100,000th trial, and a finished 100,000-trial run is drawn from a few hundred points.
+many points per variant, merged into ``RunningMoments``); every refresh after that reads only the
+trials committed after its ``after_seq`` cursor and adds them to the same moments. So a refresh
+costs the same for the 100th and the 100,000th trial, and a finished 100,000-trial run is drawn
+from a few hundred points.
 """
 
 from __future__ import annotations
@@ -16,21 +18,21 @@ import json
 import math
 import os
 import socket
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from scipy import stats as _scipy_stats
 
+from meta_orchestrator.analysis.formatting import DASH
+from meta_orchestrator.analysis.stats import mean_ci
 from meta_orchestrator.analysis.summary import RunSummary, summarize_run
-from meta_orchestrator.store import RunRecord, RunStore
+from meta_orchestrator.core.running import RunningMoments
+from meta_orchestrator.store import EXPORT_COLUMNS, RunRecord, RunStore
 
 SERIES_POINTS = 200  # per variant; a running mean is smooth, and each point costs the browser
 HISTOGRAM_BINS = 30
@@ -38,162 +40,78 @@ EXPORT_LIMIT = 200_000
 LOG_TAIL = 200
 CONFIDENCE = 0.95
 
-_EXPORT_COLUMNS = (
-    "seq", "experiment", "variant", "trial_index", "seed", "status", "started_at", "ended_at",
-    "latency", "score", "success", "cost", "metrics_json", "error", "attempts", "node_id",
-)  # fmt: skip
 
-
-class DashboardStore(RunStore):
-    """``RunStore`` plus the few whole-run queries only the dashboard needs.
-
-    They read with SQL aggregates, never row by row in Python.
-    """
-
-    def max_seq(self, run_id: str) -> int:
-        row = self._conn.execute(
-            "SELECT COALESCE(MAX(seq), 0) FROM trials WHERE run_id = ?", (run_id,)
-        ).fetchone()
-        return int(row[0])
-
-    def run_count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-
-    def bucket_sums(self, run_id: str, upto: int, buckets: int) -> list[sqlite3.Row]:
-        """Per (experiment, variant, bucket) sums of the trials with ``seq <= upto``.
-
-        Each experiment's commit order (its ``seq`` span) is cut into ``buckets`` equal slices; one
-        grouped scan of the run's index, no per-row work in Python. ``last_seq`` tells which
-        experiment recorded the latest trial.
-        """
-        return self._conn.execute(
-            """
-            WITH span AS (
-                SELECT experiment, MIN(seq) AS lo, MAX(seq) AS hi FROM trials
-                WHERE run_id = :run AND seq <= :upto GROUP BY experiment
-            )
-            SELECT t.experiment, t.variant,
-                   CAST((t.seq - s.lo) * :buckets / (s.hi - s.lo + 1) AS INTEGER) AS bucket,
-                   COUNT(*) AS trials, COUNT(t.score) AS score_n, TOTAL(t.score) AS score_sum,
-                   TOTAL(t.score * t.score) AS score_sq, TOTAL(t.status != 'ok') AS failures,
-                   MAX(t.seq) AS last_seq
-            FROM trials t JOIN span s ON s.experiment = t.experiment
-            WHERE t.run_id = :run AND t.seq <= :upto
-            GROUP BY t.experiment, bucket, t.variant
-            ORDER BY t.experiment, bucket, t.variant
-            """,
-            {"run": run_id, "upto": upto, "buckets": max(1, buckets)},
-        ).fetchall()
-
-    def histogram(
-        self, run_id: str, experiment: str, column: str, bins: int = HISTOGRAM_BINS
-    ) -> pd.DataFrame:
-        """Counts per variant in ``bins`` equal-width bins of ``latency`` or ``cost`` (SQL only)."""
-        if column not in ("latency", "cost", "score"):
-            raise ValueError(f"no histogram for column {column!r}")
-        where = f"run_id = ? AND experiment = ? AND {column} IS NOT NULL"
-        low, high = self._conn.execute(
-            f"SELECT MIN({column}), MAX({column}) FROM trials WHERE {where}", (run_id, experiment)
-        ).fetchone()
-        if low is None:
-            return pd.DataFrame(columns=["variant", "start", "end", "trials"])
-        if high == low:  # every value the same: one narrow bar where it is
-            half = abs(low) * 0.01 or 1e-6
-            low, high, bins = low - half, high + half, 1
-        width = (high - low) / bins
-        rows = self._conn.execute(
-            f"SELECT variant, MIN(CAST(({column} - ?) / ? AS INTEGER), ?) AS b, COUNT(*) "
-            f"FROM trials WHERE {where} GROUP BY variant, b ORDER BY variant, b",
-            (low, width, bins - 1, run_id, experiment),
-        ).fetchall()
-        return pd.DataFrame(
-            [(v, low + b * width, low + (b + 1) * width, n) for v, b, n in rows],
-            columns=["variant", "start", "end", "trials"],
-        )
-
-    def export_rows(self, run_id: str, limit: int = EXPORT_LIMIT) -> Iterator[tuple[Any, ...]]:
-        """Raw trial rows in commit order (``_EXPORT_COLUMNS``), at most ``limit`` of them."""
-        cursor = self._conn.execute(
-            f"SELECT {', '.join(_EXPORT_COLUMNS)} FROM trials WHERE run_id = ? "
-            "ORDER BY seq LIMIT ?",
-            (run_id, limit),
-        )
-        yield from cursor
-
-
-# ------------------------------------------------------------------------------- running sums
+# ---------------------------------------------------------------------------- running moments
 @dataclass
 class VariantStats:
-    """Running sums for one variant: enough for its mean, interval and error count."""
+    """One variant so far: its trials, failures and the running moments of its score."""
 
     trials: int = 0
     failures: int = 0
-    score_n: int = 0
-    score_sum: float = 0.0
-    score_sq: float = 0.0
-
-    def add_sums(
-        self, trials: int, failures: int, score_n: int, total: float, squares: float
-    ) -> None:
-        self.trials += trials
-        self.failures += failures
-        self.score_n += score_n
-        self.score_sum += total
-        self.score_sq += squares
+    score: RunningMoments = field(default_factory=RunningMoments)
 
     def add(self, status: str, score: float | None) -> None:
         self.trials += 1
         if status != "ok":
             self.failures += 1
         if score is not None and math.isfinite(score):
-            self.score_n += 1
-            self.score_sum += score
-            self.score_sq += score * score
+            self.score.add(score)
+
+    def merge(self, trials: int, failures: int, score: RunningMoments) -> None:
+        """Several trials at once: a bootstrap bucket's counts and score moments."""
+        self.trials += trials
+        self.failures += failures
+        self.score.merge(score)
 
     @property
     def mean(self) -> float | None:
-        return self.score_sum / self.score_n if self.score_n else None
+        return self.score.mean_or_none
 
     @property
     def sd(self) -> float | None:
-        return _sd(self.score_n, self.score_sum, self.score_sq)
+        return self.score.sd
+
+
+# A point of a variant's running-mean series: (trials done in the experiment, n, mean, sd or nan).
+SeriesPoint = tuple[int, int, float, float]
 
 
 @dataclass
 class ExperimentView:
-    """One experiment of a run: per-variant sums and their thinned running-mean series."""
+    """One experiment of a run: per-variant moments and their thinned running-mean series."""
 
     name: str
     trials: int = 0
     variants: dict[str, VariantStats] = field(default_factory=dict)
-    # per variant: (pos, score_n, score_sum, score_sq), at most 2 * SERIES_POINTS entries
-    series: dict[str, list[tuple[int, int, float, float]]] = field(default_factory=dict)
+    series: dict[str, list[SeriesPoint]] = field(default_factory=dict)  # <= 2 * SERIES_POINTS
 
     def add(self, variant: str, status: str, score: float | None) -> None:
         self.trials += 1
         stats = self.variants.setdefault(variant, VariantStats())
         stats.add(status, score)
         points = self.series.setdefault(variant, [])
-        points.append((self.trials, stats.score_n, stats.score_sum, stats.score_sq))
+        points.append(_point(self.trials, stats.score))
         if len(points) > 2 * SERIES_POINTS:
             points[:] = points[-1::-2][::-1]  # keep every other point, always the newest
 
-    def add_sums(
-        self, variant: str, at: int, trials: int, failures: int, score_n: int,
-        total: float, squares: float,
-    ) -> None:  # fmt: skip
+    def merge(
+        self, variant: str, at: int, trials: int, failures: int, score: RunningMoments
+    ) -> None:
         """Several trials of ``variant`` at once (a bootstrap bucket), drawn at trial ``at``."""
         stats = self.variants.setdefault(variant, VariantStats())
-        stats.add_sums(trials, failures, score_n, total, squares)
-        self.series.setdefault(variant, []).append(
-            (at, stats.score_n, stats.score_sum, stats.score_sq)
-        )
+        stats.merge(trials, failures, score)
+        self.series.setdefault(variant, []).append(_point(at, stats.score))
 
     def leader(self) -> tuple[str, float] | None:
         scored = [(name, s.mean) for name, s in self.variants.items() if s.mean is not None]
         if not scored:
             return None
         return max(scored, key=lambda item: (item[1], _neg_name(item[0])))
+
+
+def _point(at: int, score: RunningMoments) -> SeriesPoint:
+    sd = score.sd
+    return (at, score.n, score.mean, math.nan if sd is None else sd)
 
 
 def _neg_name(name: str) -> tuple[int, ...]:
@@ -214,8 +132,9 @@ class RunView:
         self.last_experiment: str | None = None
 
     @classmethod
-    def bootstrap(cls, store: DashboardStore, run_id: str) -> RunView:
-        """Load the run's trials so far from SQL sums, without reading every row.
+    def bootstrap(cls, store: RunStore, run_id: str) -> RunView:
+        """Load the run's trials so far from SQL sums (``RunStore.bucket_sums``), without reading
+        every row.
 
         The series gets one point per variant per bucket (``SERIES_POINTS`` buckets per
         experiment), placed at the number of the experiment's trials done by the bucket's end.
@@ -224,18 +143,16 @@ class RunView:
         view.after_seq = store.max_seq(run_id)
         rows = store.bucket_sums(run_id, view.after_seq, SERIES_POINTS)
         last_seq = 0
-        for name, experiment_rows in itertools.groupby(rows, key=lambda r: r["experiment"]):
+        for name, experiment_rows in itertools.groupby(rows, key=lambda r: r.experiment):
             experiment = view.experiments[name] = ExperimentView(name)
-            for _, bucket in itertools.groupby(experiment_rows, key=lambda r: r["bucket"]):
+            for _, bucket in itertools.groupby(experiment_rows, key=lambda r: r.bucket):
                 sums = list(bucket)
-                end = experiment.trials + sum(r["trials"] for r in sums)
+                end = experiment.trials + sum(r.trials for r in sums)
                 for r in sums:
-                    experiment.add_sums(
-                        r["variant"], end, r["trials"], int(r["failures"]),
-                        r["score_n"], r["score_sum"], r["score_sq"],
-                    )  # fmt: skip
-                    if r["last_seq"] > last_seq:
-                        last_seq, view.last_experiment = r["last_seq"], name
+                    score = RunningMoments.from_sums(r.score_n, r.score_sum, r.score_sq)
+                    experiment.merge(r.variant, end, r.trials, r.failures, score)
+                    if r.last_seq > last_seq:
+                        last_seq, view.last_experiment = r.last_seq, name
                 experiment.trials = end
         return view
 
@@ -270,17 +187,14 @@ class RunView:
     def series_frame(self, experiment: str) -> pd.DataFrame:
         """Running mean score per variant with its 95% band, one row per kept point."""
         rows = [
-            (variant, pos, n, total, squares)
+            (variant, *point)
             for variant, points in self.experiments[experiment].series.items()
-            for pos, n, total, squares in points
-            if n > 0
+            for point in points
+            if point[1] > 0
         ]
-        frame = pd.DataFrame(rows, columns=["variant", "trials", "n", "sum", "sq"])
-        frame["mean"] = frame["sum"] / frame["n"]
-        variance = (frame["sq"] - frame["sum"] ** 2 / frame["n"]) / (frame["n"] - 1)
-        sd = variance.clip(lower=0.0) ** 0.5
+        frame = pd.DataFrame(rows, columns=["variant", "trials", "n", "mean", "sd"])
         dof = (frame["n"] - 1).clip(lower=1)
-        half = _scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * sd / frame["n"] ** 0.5
+        half = _scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, dof) * frame["sd"] / frame["n"] ** 0.5
         frame["low"] = (frame["mean"] - half).where(frame["n"] > 1)
         frame["high"] = (frame["mean"] + half).where(frame["n"] > 1)
         return frame[["variant", "trials", "n", "mean", "low", "high"]]
@@ -289,10 +203,8 @@ class RunView:
         """Variants by running mean score (best first), with a 95% interval and error counts."""
         rows = []
         for name, s in self.experiments[experiment].variants.items():
-            low = high = None
-            if s.mean is not None and s.sd is not None:
-                half = _t_half_width(s.score_n, s.sd)
-                low, high = s.mean - half, s.mean + half
+            interval = mean_ci(s.score.n, s.mean, s.sd, CONFIDENCE)
+            low, high = (interval.low, interval.high) if interval else (None, None)
             rows.append((name, s.trials, s.mean, low, high, s.failures))
         frame = pd.DataFrame(
             rows, columns=["variant", "trials", "mean score", "CI low", "CI high", "errors"]
@@ -307,16 +219,6 @@ class RunView:
         return pd.DataFrame(
             [(name, s.trials) for name, s in variants.items()], columns=["variant", "trials"]
         )
-
-
-def _sd(n: int, total: float, squares: float) -> float | None:
-    if n < 2:
-        return None
-    return math.sqrt(max(0.0, (squares - total * total / n) / (n - 1)))
-
-
-def _t_half_width(n: int, sd: float) -> float:
-    return float(_scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
 
 
 # ---------------------------------------------------------------------------------- summaries
@@ -390,18 +292,6 @@ def process_gone(run: RunRecord) -> bool:
     return False
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
-
-
 # ------------------------------------------------------------------------------- run browser
 RUN_COLUMNS = ["id", "name", "date", "status", "trials", "leader", "orchestrator"]
 
@@ -415,7 +305,7 @@ def run_table(records: list[RunRecord], leaders: dict[str, str | None]) -> pd.Da
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
             r.status,
             f"{r.trials}/{r.planned_trials}",
-            leaders.get(r.id) or "—",
+            leaders.get(r.id) or DASH,
             r.orchestrator,
         )
         for r in records
@@ -439,21 +329,35 @@ def filter_runs(
     return runs[keep]
 
 
-# ---------------------------------------------------------------------------------- downloads
-def trials_csv(store: DashboardStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
+# ------------------------------------------------------------------------- histograms, downloads
+def histogram_frame(
+    store: RunStore, run_id: str, experiment: str, column: str, bins: int = HISTOGRAM_BINS
+) -> pd.DataFrame:
+    """Trials per variant in equal-width bins of ``latency``, ``cost`` or ``score``:
+    ``variant, start, end, trials`` (``RunStore.histogram``)."""
+    return pd.DataFrame(
+        [
+            (b.variant, b.start, b.end, b.trials)
+            for b in store.histogram(run_id, experiment, column, bins)
+        ],
+        columns=["variant", "start", "end", "trials"],
+    )
+
+
+def trials_csv(store: RunStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(_EXPORT_COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)
     writer.writerows(store.export_rows(run_id, limit))
     return out.getvalue()
 
 
-def trials_json(store: DashboardStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
+def trials_json(store: RunStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
     """A JSON array of trials; ``metrics_json`` is expanded into a ``metrics`` object."""
     out = io.StringIO()
     out.write("[")
     for i, row in enumerate(store.export_rows(run_id, limit)):
-        record = dict(zip(_EXPORT_COLUMNS, row, strict=True))
+        record = dict(zip(EXPORT_COLUMNS, row, strict=True))
         record["metrics"] = json.loads(record.pop("metrics_json") or "{}")
         out.write(("," if i else "") + "\n" + json.dumps(record, allow_nan=False, default=str))
     out.write("\n]\n")

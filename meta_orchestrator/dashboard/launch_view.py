@@ -8,12 +8,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from meta_orchestrator.analysis.formatting import code_span, escape_text
 from meta_orchestrator.core.config import SuiteConfig
 from meta_orchestrator.dashboard import launcher
-from meta_orchestrator.dashboard.common import Settings, code, plain, shown_errors
-from meta_orchestrator.dashboard.data import DashboardStore
+from meta_orchestrator.dashboard.common import Settings, shown_errors
 from meta_orchestrator.errors import ConfigError, MetaOrchestratorError
-from meta_orchestrator.store import RunRecord
+from meta_orchestrator.store import RunRecord, RunStore
 
 START_TIMEOUT = 30.0
 
@@ -56,7 +56,7 @@ def _validated(text: str, base_dir: Path) -> SuiteConfig | None:
     """The validator's verdict, shown inline: one line per problem, each naming its field."""
     error = st.session_state.pop("launch_read_error", None)
     if error:
-        st.error(plain(error))
+        st.error(escape_text(error))
     if not text.strip():
         st.info("Paste or write a config to validate it.")
         return None
@@ -70,7 +70,7 @@ def _validated(text: str, base_dir: Path) -> SuiteConfig | None:
         return None
     experiments = len(config.enabled_experiments)
     st.success(
-        f"Valid config **{plain(config.name)}**: {experiments} experiment"
+        f"Valid config **{escape_text(config.name)}**: {experiments} experiment"
         f"{'' if experiments == 1 else 's'}, {config.planned_trials} planned trials."
     )
     return config
@@ -79,7 +79,7 @@ def _validated(text: str, base_dir: Path) -> SuiteConfig | None:
 def _problem_line(problem: str) -> str:
     """``- `field.path`: message``: the field as code, the message as inert text."""
     field, sep, message = problem.partition(": ")
-    return f"- {code(field)}: {plain(message)}" if sep else f"- {plain(problem)}"
+    return f"- {code_span(field)}: {escape_text(message)}" if sep else f"- {escape_text(problem)}"
 
 
 def _launch(text: str, base_dir: Path, source: Path | None, settings: Settings, goto: Goto) -> None:
@@ -102,7 +102,7 @@ def _wait_for_run(launch: launcher.Launch, db: Path) -> RunRecord | None:
     while time.monotonic() < deadline:
         if db.exists():
             try:
-                with DashboardStore(db) as store:
+                with RunStore(db) as store:
                     record = launch.find_run(store)
             except MetaOrchestratorError:
                 record = None  # the store is being created
@@ -123,7 +123,7 @@ def _launch_list(settings: Settings) -> None:
         state = "running" if launch.running else f"exited with code {launch.exit_code}"
         left, right = st.columns([4, 1])
         left.write(
-            f"`{launch.run_id or 'starting'}` · {plain(launch.config_file.name)} · process "
+            f"`{launch.run_id or 'starting'}` · {escape_text(launch.config_file.name)} · process "
             f"{launch.pid} · {state}"
         )
         if launch.running and right.button("Stop", key=f"stop-launch-{launch.pid}"):

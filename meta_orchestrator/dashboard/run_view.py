@@ -12,6 +12,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from meta_orchestrator.analysis.formatting import (
+    DASH,
+    escape_text,
+    format_duration,
+    format_percent,
+)
 from meta_orchestrator.analysis.report import render_summary_markdown
 from meta_orchestrator.analysis.summary import (
     ExperimentSummary,
@@ -19,22 +25,21 @@ from meta_orchestrator.analysis.summary import (
     run_leader,
 )
 from meta_orchestrator.dashboard import charts, launcher
-from meta_orchestrator.dashboard.common import Settings, plain, shown_errors
+from meta_orchestrator.dashboard.common import Settings, formatted, shown_errors
 from meta_orchestrator.dashboard.data import (
     EXPORT_LIMIT,
     LOG_TAIL,
-    DashboardStore,
     RunView,
     Summaries,
     filter_runs,
-    format_duration,
+    histogram_frame,
     process_gone,
     progress,
     run_table,
     trials_csv,
     trials_json,
 )
-from meta_orchestrator.store import ExperimentRecord, RunRecord
+from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 
 REFRESH_SECONDS = 1.0
 SUMMARIES = Summaries()
@@ -42,7 +47,7 @@ STATUSES = ["running", "completed", "failed", "interrupted"]
 
 
 # ------------------------------------------------------------------------------- run browser
-def sidebar_browser(store: DashboardStore) -> str | None:
+def sidebar_browser(store: RunStore) -> str | None:
     """Past runs newest first, filtered; returns the selected run id (``None`` if there is none)."""
     records = store.list_runs()
     runs = run_table(records, _leaders(store, records))
@@ -76,17 +81,17 @@ def _picked() -> None:
     st.session_state["run_id"] = st.session_state["run_pick"]
 
 
-def _leaders(store: DashboardStore, records: list[RunRecord]) -> dict[str, str | None]:
+def _leaders(store: RunStore, records: list[RunRecord]) -> dict[str, str | None]:
     return {r.id: _leader(store, str(store.path), r.id, r.trials, r.status) for r in records}
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
-def _leader(_store: DashboardStore, db: str, run_id: str, trials: int, status: str) -> str | None:
+def _leader(_store: RunStore, db: str, run_id: str, trials: int, status: str) -> str | None:
     return run_leader(_store, run_id)
 
 
 # ---------------------------------------------------------------------------------- one run
-def render_run(store: DashboardStore, run_id: str, settings: Settings) -> None:
+def render_run(store: RunStore, run_id: str, settings: Settings) -> None:
     record = store.get_run(run_id)
     _header(record)
     _status_notes(record)
@@ -102,10 +107,10 @@ def render_run(store: DashboardStore, run_id: str, settings: Settings) -> None:
 
 
 def _header(record: RunRecord) -> None:
-    st.title(plain(record.name))
+    st.title(escape_text(record.name))
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_at))
     st.caption(
-        f"Run `{record.id}` · status **{plain(record.status)}** · orchestrator "
+        f"Run `{record.id}` · status **{escape_text(record.status)}** · orchestrator "
         f"`{record.orchestrator}` · backend `{record.backend}` · seed {record.seed} · "
         f"started {started}"
     )
@@ -118,7 +123,7 @@ def _status_notes(record: RunRecord) -> None:
             f"or crashed. Continue it with `meta-orchestrator resume {record.id}`."
         )
     if record.status == "failed":
-        st.error(f"This run failed: {plain(record.error or 'no error recorded')}")
+        st.error(f"This run failed: {escape_text(record.error or 'no error recorded')}")
     elif record.status == "interrupted":
         st.warning(
             f"This run was interrupted; its completed trials are kept. Continue it with "
@@ -127,10 +132,10 @@ def _status_notes(record: RunRecord) -> None:
     if record.trials == 0 and record.status != "running":
         st.info("This run recorded no trials, so there is nothing to rank or chart.")
     if record.stop_reason:
-        st.caption(f"Stop reason: {plain(record.stop_reason)}")
+        st.caption(f"Stop reason: {escape_text(record.stop_reason)}")
 
 
-def _stop_button(store: DashboardStore, record: RunRecord) -> None:
+def _stop_button(store: RunStore, record: RunRecord) -> None:
     launch = launcher.launch_for_run(record.id, store)
     if launch is None or not launch.running:
         return
@@ -146,7 +151,7 @@ def _run_panel(db: Path, run_id: str, live: bool, summary: Future[RunSummary] | 
     As a fragment it re-runs every second while ``live``, reading only the new trials. A finished
     run ranks its variants from ``summary`` (intervals, latency quantiles, tests against the best).
     """
-    with shown_errors("Reading the run"), DashboardStore(db) as store:
+    with shown_errors("Reading the run"), RunStore(db) as store:
         record = store.get_run(run_id)
         view = _view_state(store, record)
         view.update(store)
@@ -163,7 +168,7 @@ def _run_panel(db: Path, run_id: str, live: bool, summary: Future[RunSummary] | 
                 _log_tail(store, run_id)
 
 
-def _log_tail(store: DashboardStore, run_id: str) -> None:
+def _log_tail(store: RunStore, run_id: str) -> None:
     """The run's last log lines as a code block: shown verbatim, never as Markdown or HTML."""
     lines = store.logs(run_id, tail=LOG_TAIL)
     text = "\n".join(
@@ -173,7 +178,7 @@ def _log_tail(store: DashboardStore, run_id: str) -> None:
     st.code(text or "(no log lines)", language="text", height=320 if lines else "content")
 
 
-def _view_state(store: DashboardStore, record: RunRecord) -> RunView:
+def _view_state(store: RunStore, record: RunRecord) -> RunView:
     """This session's view of the run: bootstrapped once, then only read forward.
 
     A finished run's bootstrap is shared by every session (cached by trial count and status).
@@ -190,9 +195,7 @@ def _view_state(store: DashboardStore, record: RunRecord) -> RunView:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _finished_view(
-    _store: DashboardStore, db: str, run_id: str, trials: int, status: str
-) -> RunView:
+def _finished_view(_store: RunStore, db: str, run_id: str, trials: int, status: str) -> RunView:
     return RunView.bootstrap(_store, run_id)
 
 
@@ -208,9 +211,9 @@ def _progress(record: RunRecord, view: RunView) -> None:
     )
     columns[1].metric("Errors", f"{p.failures:,}")
     columns[2].metric("Elapsed", format_duration(p.elapsed))
-    columns[3].metric("ETA", format_duration(p.eta) if record.status == "running" else "—")
+    columns[3].metric("ETA", format_duration(p.eta) if record.status == "running" else DASH)
     if p.leader is None:
-        columns[4].metric("Leader", "—")
+        columns[4].metric("Leader", DASH)
     else:
         columns[4].metric(
             "Leader",
@@ -219,7 +222,7 @@ def _progress(record: RunRecord, view: RunView) -> None:
             delta_color="off",
             delta_arrow="off",
         )
-    st.progress(p.fraction, text=f"{100 * p.fraction:.0f}% of the planned trials")
+    st.progress(p.fraction, text=f"{format_percent(p.fraction)} of the planned trials")
 
 
 def _experiment_panel(
@@ -228,9 +231,10 @@ def _experiment_panel(
     kind = experiment.orchestrator + (f" ({experiment.strategy})" if experiment.strategy else "")
     state = view.experiments.get(experiment.name)
     done = state.trials if state else 0
-    st.subheader(f"Experiment {plain(experiment.name)}")
+    st.subheader(f"Experiment {escape_text(experiment.name)}")
     st.caption(
-        f"{plain(kind)} · {done} of {experiment.planned_trials} trials · {plain(experiment.status)}"
+        f"{escape_text(kind)} · {done} of {experiment.planned_trials} trials · "
+        f"{escape_text(experiment.status)}"
     )
     if state is None or not state.trials:
         st.caption("No trials yet.")
@@ -271,7 +275,7 @@ def _variant_names(experiment: ExperimentRecord, seen: Iterable[str]) -> list[st
 
 
 # -------------------------------------------------------------------------- finished run only
-def _finished_tabs(store: DashboardStore, record: RunRecord, summary: RunSummary) -> None:
+def _finished_tabs(store: RunStore, record: RunRecord, summary: RunSummary) -> None:
     """Details of a finished run. Only the open tab is computed and drawn (lazy tabs), so the
     histograms cost nothing until asked for: a finished run's page opens faster."""
     names = ["summary.md", "Latency & cost", "Config snapshot", "Log", "Download trials"]
@@ -331,14 +335,13 @@ def _ranking(experiment: ExperimentSummary) -> None:
         for v in experiment.variants
     ]
     st.dataframe(
-        pd.DataFrame(rows),
+        formatted(pd.DataFrame(rows), percents=["success"]),
         hide_index=True,
         width="stretch",
         column_config={
             "mean score": st.column_config.NumberColumn(format="%.3f"),
             "CI low": st.column_config.NumberColumn(format="%.3f"),
             "CI high": st.column_config.NumberColumn(format="%.3f"),
-            "success": st.column_config.NumberColumn(format="percent"),
             "latency p50 (s)": st.column_config.NumberColumn(format="%.4f"),
             "latency p95 (s)": st.column_config.NumberColumn(format="%.4f"),
             "cost total": st.column_config.NumberColumn(format="%.4g"),
@@ -348,44 +351,41 @@ def _ranking(experiment: ExperimentSummary) -> None:
     if tested:
         best = experiment.comparisons[0].best
         st.caption(
-            f"Best vs others ({plain(best)}): difference = other − best, Welch's t-test, "
+            f"Best vs others ({escape_text(best)}): difference = other − best, Welch's t-test, "
             f"Holm-corrected, alpha {experiment.alpha:g}."
         )
+        comparisons = pd.DataFrame(
+            [
+                {
+                    "other": c.other,
+                    "difference": c.difference,
+                    "95% CI": _interval(c.ci_low, c.ci_high),
+                    "Welch p": c.p_value,
+                    "Holm p": c.p_holm,
+                    "significant": c.significant,
+                    "note": c.note or "",
+                }
+                for c in experiment.comparisons
+            ]
+        )
         st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "other": c.other,
-                        "difference": c.difference,
-                        "95% CI": _interval(c.ci_low, c.ci_high),
-                        "Welch p": c.p_value,
-                        "Holm p": c.p_holm,
-                        "significant": c.significant,
-                        "note": c.note or "",
-                    }
-                    for c in experiment.comparisons
-                ]
-            ),
+            formatted(comparisons, p_values=["Welch p", "Holm p"]),
             hide_index=True,
             width="stretch",
-            column_config={
-                "difference": st.column_config.NumberColumn(format="%+.3f"),
-                "Welch p": st.column_config.NumberColumn(format="%.4f"),
-                "Holm p": st.column_config.NumberColumn(format="%.4f"),
-            },
+            column_config={"difference": st.column_config.NumberColumn(format="%+.3f")},
         )
 
 
 def _interval(low: float | None, high: float | None, percent: bool = False) -> str:
     if low is None or high is None:
-        return "—"
+        return DASH
     if percent:
-        return f"[{100 * low:.1f}%, {100 * high:.1f}%]"
+        return f"[{format_percent(low)}, {format_percent(high)}]"
     return f"[{low:+.3f}, {high:+.3f}]"
 
 
-def _distributions(store: DashboardStore, record: RunRecord, experiment: ExperimentSummary) -> None:
-    st.markdown(f"**{plain(experiment.name)}**")
+def _distributions(store: RunStore, record: RunRecord, experiment: ExperimentSummary) -> None:
+    st.markdown(f"**{escape_text(experiment.name)}**")
     left, right = st.columns(2)
     for column, metric, title in (
         (left, "latency", "latency (s)"),
@@ -404,10 +404,10 @@ def _distributions(store: DashboardStore, record: RunRecord, experiment: Experim
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _histogram(
-    _store: DashboardStore, db: str, run_id: str, experiment: str, metric: str, trials: int
+    _store: RunStore, db: str, run_id: str, experiment: str, metric: str, trials: int
 ) -> pd.DataFrame:
     """Cached per trial count: a finished run's histogram never changes."""
-    return _store.histogram(run_id, experiment, metric)
+    return histogram_frame(_store, run_id, experiment, metric)
 
 
 def _downloads(db: Path, record: RunRecord) -> None:
@@ -432,7 +432,7 @@ def _downloads(db: Path, record: RunRecord) -> None:
     )
 
 
-def _export(db: Path, run_id: str, render: Callable[[DashboardStore, str], str]) -> str:
+def _export(db: Path, run_id: str, render: Callable[[RunStore, str], str]) -> str:
     """Called by Streamlit when the button is clicked, long after this script run ended."""
-    with DashboardStore(db) as store:
+    with RunStore(db) as store:
         return render(store, run_id)

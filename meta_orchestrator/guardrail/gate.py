@@ -1,7 +1,7 @@
 """``meta-orchestrator compare``: load two runs, compare them, write the reports, return the exit code.
 
-Thin on purpose: the statistics and the Markdown live in ``meta_orchestrator.analysis.compare``, so
-the dashboard shows exactly what the gate decides. Errors (a missing file, an empty run, no shared
+Thin on purpose: the statistics live in ``meta_orchestrator.analysis.compare`` and the reports in
+``analysis.compare_render``, so the dashboard shows exactly what the gate decides. Errors (a missing file, an empty run, no shared
 variant, a file that is not a results file) are raised as ``MetaOrchestratorError`` subclasses, which
 the CLI prints without a traceback and turns into exit code 2.
 """
@@ -17,13 +17,10 @@ from rich.markup import escape
 from rich.table import Column, Table
 from rich.text import Text
 
-from meta_orchestrator.analysis.compare import (
-    IMPROVEMENT,
-    REGRESSION,
-    Comparison,
-    compare_runs,
-    load_run,
-)
+from meta_orchestrator.analysis.compare import IMPROVEMENT, REGRESSION, Comparison, compare_runs
+from meta_orchestrator.analysis.compare_render import comparison_dict, comparison_markdown
+from meta_orchestrator.analysis.formatting import DASH, format_p_value, format_percent
+from meta_orchestrator.analysis.loaders import load_run
 from meta_orchestrator.analysis.report import atomic_write
 
 _STYLE = {REGRESSION: "bold red", IMPROVEMENT: "green"}
@@ -56,11 +53,11 @@ def run_compare(
     print_comparison(comparison, console)
     if markdown:
         with atomic_write(Path(markdown)) as out:
-            out.write(comparison.to_markdown())
+            out.write(comparison_markdown(comparison))
         console.print(f"wrote {escape(markdown)}")
     if json_path:
         with atomic_write(Path(json_path)) as out:
-            json.dump(comparison.to_dict(), out, indent=2, allow_nan=False)
+            json.dump(comparison_dict(comparison), out, indent=2, allow_nan=False)
             out.write("\n")
         console.print(f"wrote {escape(json_path)}")
     return comparison.exit_code
@@ -81,7 +78,7 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
             escape(f"{row.experiment}/{row.variant}" if c.spans_experiments else row.variant),
             f"{_num(row.baseline_mean)} → {_num(row.candidate_mean)}",
             _change(row.difference, row.relative_change),
-            "-" if holm is None else ("<0.001" if holm < 0.001 else f"{holm:.3f}"),
+            format_p_value(holm),
         )
     console.print(
         f"{escape(c.metric)}: baseline {escape(c.baseline.run_id)} → candidate "
@@ -94,9 +91,11 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
 
 def _change(difference: float | None, relative: float | None) -> str:
     if difference is None:
-        return "-"
-    return f"{difference:+.3g}" + (f" ({100 * relative:+.1f}%)" if relative is not None else "")
+        return DASH
+    if relative is None:
+        return f"{difference:+.3g}"
+    return f"{difference:+.3g} ({format_percent(relative, signed=True)})"
 
 
 def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
+    return DASH if value is None else f"{value:.3g}"

@@ -29,9 +29,17 @@ from typing import Literal
 import numpy as np
 from scipy import stats as _scipy_stats
 
-from meta_orchestrator.analysis.compare import Moments, RunData, VariantData, compare_runs
+from meta_orchestrator.analysis.compare import compare_runs
+from meta_orchestrator.analysis.formatting import (
+    DASH,
+    code_span,
+    format_percent,
+    format_setting_percent,
+)
+from meta_orchestrator.analysis.run_data import Moments, RunData, VariantData
 from meta_orchestrator.core.config import SuiteConfig, load_config
 from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.core.trial import TrialSpec, trial_seed
 
 # The gate settings the benchmark workflow uses; the power analysis defaults to them.
@@ -63,7 +71,7 @@ class Pilot:
 
     @cached_property
     def moments(self) -> Moments:
-        return moments_of(self.scores)
+        return Moments.of_running(RunningMoments.from_array(self.scores))
 
     @cached_property
     def low_scores(self) -> np.ndarray:
@@ -101,17 +109,6 @@ def pilot_runs(
     return pilots
 
 
-def moments_of(values: np.ndarray) -> Moments:
-    """``Moments`` of the non-nan values, vectorised; exact for constant samples like ``Moments.of``."""
-    ok = values[~np.isnan(values)]
-    if ok.size == 0:
-        return Moments(0)
-    low, high = float(ok.min()), float(ok.max())
-    if low == high:
-        return Moments(int(ok.size), low, 0.0 if ok.size > 1 else None)
-    return Moments(int(ok.size), float(ok.mean()), float(ok.std(ddof=1)) if ok.size > 1 else None)
-
-
 def simulate_run(
     pilots: Sequence[Pilot],
     trials: Mapping[Key, int],
@@ -135,7 +132,7 @@ def simulate_run(
         draws = pilot.scores[rng.integers(0, pilot.scores.size, size=n)]
         if drop and pilot.key in planted:
             draws = _plant(pilot, draws, drop, model, rng)
-        moments = moments_of(draws)
+        moments = Moments.of_running(RunningMoments.from_array(draws))
         variants[pilot.key] = VariantData(
             pilot.experiment, pilot.variant, n, moments.n, {"score": moments}
         )
@@ -303,15 +300,15 @@ def format_table(rows: Sequence[PowerRow]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| `{r.variant}` | {_fmt(r.mean, '.3f')} | {_fmt(r.sd, '.3f')} | "
-            f"{100 * r.ok_fraction:.0f}% | {r.required or '—'} | {r.planned or '—'} | "
-            f"{_fmt(None if r.power is None else 100 * r.power, '.1f')}% |"
+            f"| {code_span(r.variant, table=True)} | {_fmt(r.mean)} | {_fmt(r.sd)} | "
+            f"{format_percent(r.ok_fraction)} | {r.required or DASH} | {r.planned or DASH} | "
+            f"{format_percent(r.power)} |"
         )
     return "\n".join(lines)
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "—" if value is None else format(value, spec)
+def _fmt(value: float | None) -> str:
+    return DASH if value is None else f"{value:.3f}"
 
 
 def report(
@@ -328,15 +325,16 @@ def report(
         config, alpha=alpha, drop=drop, budget=budget, power=power, pilot_trials=pilot_trials
     )
     print(
-        f"{config}: detect a {100 * drop:g}% drop in mean score beyond a "
-        f"{100 * budget:g}% budget with {100 * power:g}% power; one-sided Welch "
+        f"{config}: detect a {format_setting_percent(drop)} drop in mean score beyond a "
+        f"{format_setting_percent(budget)} budget with {format_setting_percent(power)} power; "
+        "one-sided Welch "
         f"at alpha {alpha:g} / {len(rows)} variants = {level:.5f} (Holm's first step); "
         f"pilot of {pilot_trials} trials per variant.\n"
     )
     print(format_table(rows))
     short = [r.variant for r in rows if r.power is not None and r.power < power]
     if short:
-        print(f"\nbelow {100 * power:g}% power: {', '.join(short)}")
+        print(f"\nbelow {format_setting_percent(power)} power: {', '.join(short)}")
         return 1
     return 0
 

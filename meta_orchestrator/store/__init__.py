@@ -1,7 +1,11 @@
 """The SQLite run store: one writer (the orchestrating process), any number of live readers."""
 
 from meta_orchestrator.store.reader import (
+    EXPORT_COLUMNS,
+    HISTOGRAM_COLUMNS,
+    BucketSums,
     ExperimentRecord,
+    HistogramBin,
     LogLine,
     RunRecord,
     RunStore,
@@ -11,7 +15,11 @@ from meta_orchestrator.store.writer import COMMIT_INTERVAL, NewRun, StoreWriter
 
 __all__ = [
     "COMMIT_INTERVAL",
+    "EXPORT_COLUMNS",
+    "HISTOGRAM_COLUMNS",
+    "BucketSums",
     "ExperimentRecord",
+    "HistogramBin",
     "LogLine",
     "NewRun",
     "RunRecord",

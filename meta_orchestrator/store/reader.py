@@ -13,10 +13,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import RunNotFoundError
 from meta_orchestrator.store.connection import connect_for_reading
+
+# The trial columns ``RunStore.export_rows`` returns, in order.
+EXPORT_COLUMNS = (
+    "seq", "experiment", "variant", "trial_index", "seed", "status", "started_at", "ended_at",
+    "latency", "score", "success", "cost", "metrics_json", "error", "attempts", "node_id",
+)  # fmt: skip
+HISTOGRAM_COLUMNS = ("latency", "cost", "score")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +85,32 @@ class VariantAggregate:
 
     @property
     def score_sd(self) -> float | None:
-        if self.score_n < 2:
-            return None
-        return math.sqrt(max(self.score_m2, 0.0) / (self.score_n - 1))
+        return RunningMoments(self.score_n, self.score_mean or 0.0, self.score_m2).sd
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSums:
+    """Sums over one variant's trials in one slice (bucket) of an experiment's commit order."""
+
+    experiment: str
+    variant: str
+    bucket: int
+    trials: int
+    failures: int  # trials whose status is not ``ok``
+    score_n: int
+    score_sum: float
+    score_sq: float  # sum of squared scores
+    last_seq: int  # the newest trial in the bucket
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramBin:
+    """How many of a variant's trials have a value in ``[start, end)``."""
+
+    variant: str
+    start: float
+    end: float
+    trials: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +303,95 @@ class RunStore:
         for row in cursor:
             if row[0] is not None:
                 yield float(row[0])
+
+    # ------------------------------------------------------------------------- whole-run views
+    def run_count(self) -> int:
+        """How many runs the store holds (the dashboard redraws when it changes)."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def max_seq(self, run_id: str) -> int:
+        """The commit sequence number of the run's newest trial; 0 before its first."""
+        row = self._conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM trials WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def bucket_sums(self, run_id: str, upto: int, buckets: int) -> list[BucketSums]:
+        """Per (experiment, variant, bucket) sums of the run's trials with ``seq <= upto``.
+
+        Each experiment's commit order (its ``seq`` span) is cut into ``buckets`` equal slices, so
+        a whole run becomes at most ``buckets`` points per variant: one grouped scan of the run's
+        index, no per-row work in Python. Ordered by experiment, bucket, variant.
+        """
+        rows = self._conn.execute(
+            """
+            WITH span AS (
+                SELECT experiment, MIN(seq) AS lo, MAX(seq) AS hi FROM trials
+                WHERE run_id = :run AND seq <= :upto GROUP BY experiment
+            )
+            SELECT t.experiment, t.variant,
+                   CAST((t.seq - s.lo) * :buckets / (s.hi - s.lo + 1) AS INTEGER) AS bucket,
+                   COUNT(*) AS trials, COUNT(t.score) AS score_n, TOTAL(t.score) AS score_sum,
+                   TOTAL(t.score * t.score) AS score_sq, TOTAL(t.status != 'ok') AS failures,
+                   MAX(t.seq) AS last_seq
+            FROM trials t JOIN span s ON s.experiment = t.experiment
+            WHERE t.run_id = :run AND t.seq <= :upto
+            GROUP BY t.experiment, bucket, t.variant
+            ORDER BY t.experiment, bucket, t.variant
+            """,
+            {"run": run_id, "upto": upto, "buckets": max(1, buckets)},
+        )
+        return [
+            BucketSums(
+                experiment=row["experiment"],
+                variant=row["variant"],
+                bucket=row["bucket"],
+                trials=row["trials"],
+                failures=int(row["failures"]),
+                score_n=row["score_n"],
+                score_sum=row["score_sum"],
+                score_sq=row["score_sq"],
+                last_seq=row["last_seq"],
+            )
+            for row in rows
+        ]
+
+    def histogram(self, run_id: str, experiment: str, column: str, bins: int) -> list[HistogramBin]:
+        """Trials per variant in ``bins`` equal-width bins of ``column`` (one of
+        ``HISTOGRAM_COLUMNS``), computed in SQL; empty when no trial has a value.
+
+        When every value is the same there is one narrow bin around it. Raises ``ValueError`` for
+        another column.
+        """
+        if column not in HISTOGRAM_COLUMNS:
+            raise ValueError(f"no histogram for column {column!r}")
+        where = f"run_id = ? AND experiment = ? AND {column} IS NOT NULL"
+        low, high = self._conn.execute(
+            f"SELECT MIN({column}), MAX({column}) FROM trials WHERE {where}", (run_id, experiment)
+        ).fetchone()
+        if low is None:
+            return []
+        if high == low:
+            half = abs(low) * 0.01 or 1e-6
+            low, high, bins = low - half, high + half, 1
+        width = (high - low) / bins
+        rows = self._conn.execute(
+            f"SELECT variant, MIN(CAST(({column} - ?) / ? AS INTEGER), ?) AS b, COUNT(*) "
+            f"FROM trials WHERE {where} GROUP BY variant, b ORDER BY variant, b",
+            (low, width, bins - 1, run_id, experiment),
+        )
+        return [HistogramBin(v, low + b * width, low + (b + 1) * width, n) for v, b, n in rows]
+
+    def export_rows(self, run_id: str, limit: int | None = None) -> Iterator[tuple[Any, ...]]:
+        """The run's raw trial rows in commit order (``EXPORT_COLUMNS``), at most ``limit``.
+
+        Streamed from a cursor; ``metrics_json`` is left as the stored JSON text.
+        """
+        cursor = self._conn.execute(
+            f"SELECT {', '.join(EXPORT_COLUMNS)} FROM trials WHERE run_id = ? ORDER BY seq LIMIT ?",
+            (run_id, -1 if limit is None else limit),
+        )
+        yield from cursor
 
     # ------------------------------------------------------------------------------------- logs
     def logs(self, run_id: str, *, after_seq: int = 0, tail: int | None = None) -> list[LogLine]:

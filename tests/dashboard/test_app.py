@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from meta_orchestrator.analysis.compare import compare_runs, run_data_from_store
+from meta_orchestrator.analysis.compare import compare_runs
+from meta_orchestrator.analysis.loaders import run_data_from_store
 from meta_orchestrator.dashboard.data import RunView
 from meta_orchestrator.store import RunStore, StoreWriter
 

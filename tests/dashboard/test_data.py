@@ -19,32 +19,32 @@ import pytest
 from meta_orchestrator.analysis.summary import summarize_run
 from meta_orchestrator.dashboard.data import (
     SERIES_POINTS,
-    DashboardStore,
     ExperimentView,
     RunView,
     Summaries,
     filter_runs,
+    histogram_frame,
     process_gone,
     progress,
     run_table,
     trials_csv,
     trials_json,
 )
-from meta_orchestrator.store import RunRecord, StoreWriter
+from meta_orchestrator.store import RunRecord, RunStore, StoreWriter
 
 from .helpers import new_run, trial
 
 
 def _stats(view: RunView) -> dict[tuple[str, str], tuple[int, int, int, float]]:
     return {
-        (e.name, v): (s.trials, s.failures, s.score_n, round(s.score_sum, 9))
+        (e.name, v): (s.trials, s.failures, s.score.n, round(s.score.mean, 9))
         for e in view.experiments.values()
         for v, s in e.variants.items()
     }
 
 
 def test_bootstrap_from_sql_equals_reading_every_trial(finished_store):
-    with DashboardStore(finished_store.db) as store:
+    with RunStore(finished_store.db) as store:
         booted = RunView.bootstrap(store, finished_store.older)
         streamed = RunView(finished_store.older)
         assert streamed.update(store) == 54
@@ -75,7 +75,7 @@ def test_refresh_reads_only_trials_committed_since_the_cursor(tmp_path: Path):
                 writer.add_trial(trial("r", "grid", "ab"[i % 2], i, score=float(i % 3 == 0)))
                 writer.add_trial(trial("other", "grid", "a", i))  # another run: never read
             writer.flush()
-            with DashboardStore(db) as store:
+            with RunStore(db) as store:
                 if view is None:
                     view = RunView.bootstrap(store, "r")
                     assert view.trials == 10
@@ -102,7 +102,7 @@ def test_bootstrap_thins_a_long_run_to_about_series_points(tmp_path: Path):
         writer.create_run(new_run("r", "r", time.time(), planned=6000))
         for i in range(6000):
             writer.add_trial(trial("r", "grid", "abc"[i % 3], i, score=(i % 7) / 7))
-    with DashboardStore(db) as store:
+    with RunStore(db) as store:
         view = RunView.bootstrap(store, "r")
         streamed = RunView("r")
         streamed.update(store)
@@ -117,7 +117,7 @@ def test_bootstrap_thins_a_long_run_to_about_series_points(tmp_path: Path):
 
 
 def test_ranking_has_t_intervals_and_counts_failures(finished_store):
-    with DashboardStore(finished_store.db) as store:
+    with RunStore(finished_store.db) as store:
         view = RunView.bootstrap(store, finished_store.older)
         aggregates = {a.variant: a for a in store.variant_aggregates(finished_store.older, "grid")}
     ranking = view.ranking_frame("grid")
@@ -157,7 +157,7 @@ def _dead_pid() -> int:
 
 
 def test_run_table_and_filter(finished_store):
-    with DashboardStore(finished_store.db) as store:
+    with RunStore(finished_store.db) as store:
         records = store.list_runs()
     table = run_table(records, {finished_store.older: "alpha"})
     assert list(table["id"])[:2] == [finished_store.newer, finished_store.older]
@@ -168,7 +168,7 @@ def test_run_table_and_filter(finished_store):
 
 
 def test_exports_hold_every_trial_and_respect_the_cap(finished_store):
-    with DashboardStore(finished_store.db) as store:
+    with RunStore(finished_store.db) as store:
         rows = list(csv.DictReader(io.StringIO(trials_csv(store, finished_store.older))))
         records = json.loads(trials_json(store, finished_store.older))
         capped = json.loads(trials_json(store, finished_store.older, limit=5))
@@ -180,12 +180,12 @@ def test_exports_hold_every_trial_and_respect_the_cap(finished_store):
 
 
 def test_histograms_count_every_trial(finished_store):
-    with DashboardStore(finished_store.db) as store:
+    with RunStore(finished_store.db) as store:
         for metric in ("latency", "cost"):
-            histogram = store.histogram(finished_store.older, "grid", metric)
+            histogram = histogram_frame(store, finished_store.older, "grid", metric)
             assert histogram["trials"].sum() == 24
             assert (histogram["end"] > histogram["start"]).all()
-        assert store.histogram("no-such-run", "grid", "latency").empty
+        assert histogram_frame(store, "no-such-run", "grid", "latency").empty
 
 
 def _record(**changes: object) -> RunRecord:
@@ -199,7 +199,7 @@ def _record(**changes: object) -> RunRecord:
 
 def test_summaries_are_computed_once_in_the_background_and_shared(finished_store):
     summaries = Summaries(size=2)
-    with DashboardStore(finished_store.db) as store:
+    with RunStore(finished_store.db) as store:
         older, newer = store.get_run(finished_store.older), store.get_run(finished_store.newer)
         expected = summarize_run(store, older.id)
     first = summaries.start(finished_store.db, older)

@@ -14,11 +14,11 @@ from meta_orchestrator.analysis.compare import (
     REGRESSION,
     REMOVED_VARIANT,
     TOO_FEW_TRIALS,
-    Moments,
-    RunData,
     compare_runs,
-    load_run,
 )
+from meta_orchestrator.analysis.compare_render import comparison_dict, comparison_markdown
+from meta_orchestrator.analysis.loaders import load_run, run_data_from_results
+from meta_orchestrator.analysis.run_data import Moments, RunData
 from meta_orchestrator.errors import ComparisonError, ConfigError
 
 RNG_SEED = 11
@@ -172,8 +172,6 @@ def test_failed_trials_count_as_no_success() -> None:
 
 
 def run_from_trials(trials: list[tuple[str, float | None]]) -> RunData:
-    from meta_orchestrator.analysis.compare import run_data_from_results
-
     return run_data_from_results(
         {
             "run": {"id": "r", "name": "n", "status": "completed"},
@@ -219,7 +217,7 @@ def test_markdown_puts_the_verdict_first_and_ends_with_the_candidate_summary() -
         git_commit="0123456789abcdef",
         summary_markdown="## meta-orchestrator run: benchmark\n\nthe candidate's summary",
     )
-    markdown = compare_runs(baseline, candidate, max_regression=0.02).to_markdown()
+    markdown = comparison_markdown(compare_runs(baseline, candidate, max_regression=0.02))
     lines = markdown.splitlines()
     assert lines[0].startswith("### ❌ Performance gate failed: 1 significant regression")
     assert "beyond the 2% budget: retrieval" in lines[0]
@@ -234,7 +232,7 @@ def test_markdown_puts_the_verdict_first_and_ends_with_the_candidate_summary() -
 
 def test_json_report_is_strict_json() -> None:
     comparison = compare_runs(run({"v": [1.0, 1.0], "w": [1.0]}), run({"v": [0.5, 0.5]}))
-    data = json.loads(json.dumps(comparison.to_dict(), allow_nan=False))
+    data = json.loads(json.dumps(comparison_dict(comparison), allow_nan=False))
     assert data["format"] == "meta-orchestrator/comparison"
     assert data["failed"] is True and data["exit_code"] == 1
     assert data["counts"] == {"regression": 1, "removed variant": 1}
