@@ -1,18 +1,29 @@
 """The contract every execution backend keeps.
 
 A backend runs trials; it does not choose them (the orchestrator does) and does not store them (the
-hub does, in the orchestrating process). The driver loop is the only caller and uses one thread:
+hub does, in the orchestrating process). ``driver.drive`` is the only caller.
 
-* ``submit(spec)`` starts a trial and returns at once; the driver never submits more than
-  ``max_in_flight`` trials that have not been returned by ``next_result``.
+Threading: every method is called from one thread, the driver's; a backend may use threads,
+processes or a cluster inside, but hands results back on the driver's thread.
+
+Lifecycle and ordering:
+
+* ``start()`` once, before the first ``submit``; ``close()`` once at the end, also after an error or
+  Ctrl-C (``with backend:`` does both). ``close`` cancels what is pending and releases what
+  ``start`` acquired (threads, a Ray it started); it must not raise for a trial's failure.
+* ``submit(spec)`` starts a trial and returns at once. The driver never has more than
+  ``max_in_flight`` trials submitted and not yet returned by ``next_result``.
 * ``next_result(timeout)`` blocks until *some* submitted trial finishes and returns its
-  ``TrialResult``, in completion order, or ``None`` when ``timeout`` passes first. It never raises
-  for a failing trial: a trial that raised, timed out, returned garbage or whose worker died comes
-  back as a ``TrialResult`` with status ``error`` or ``timeout``.
-* ``cancel_all()`` abandons every pending trial (Ctrl-C, time budget); their results are dropped.
-* ``close()`` releases what ``start()`` acquired (threads, a Ray connection it started).
+  ``TrialResult`` (completion order, not submission order), or ``None`` when ``timeout`` seconds
+  pass first (``None``: wait as long as it takes) or nothing is in flight. Each submitted trial is
+  returned at most once, and exactly once unless it is cancelled.
+* ``cancel_all()`` abandons every pending trial (Ctrl-C, time budget): none of them is returned
+  afterwards, and ``in_flight`` is 0. Trials submitted after it run normally.
 
-Backends are used as context managers: ``with backend: ...`` calls ``start`` and ``close``.
+Errors: a trial that raised, timed out, returned garbage or whose worker died comes back as a
+``TrialResult`` with status ``error`` or ``timeout``, never as an exception. ``start`` raises
+``BackendError`` (or ``MissingDependencyError``) when the backend cannot run at all; anything else
+``next_result`` raises is a bug in the backend and fails the run.
 """
 
 from __future__ import annotations
