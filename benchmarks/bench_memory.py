@@ -28,6 +28,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from meta_orchestrator.listener import RunListener
+
 MIB = 1024 * 1024
 
 
@@ -35,7 +37,7 @@ def _rss_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MIB  # Linux: KiB
 
 
-class _TrialPhase:
+class _TrialPhase(RunListener):
     """Notes the peaks once the last trial is committed, then stops tracing (if any)."""
 
     def __init__(self, db: Path, trials: int) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 
 from meta_orchestrator.core.variants.examples import noop_agent
 from meta_orchestrator.hub import run_experiment_suite
+from meta_orchestrator.listener import RunListener
 from meta_orchestrator.store import RunStore
 from meta_orchestrator.store.connection import connect_for_writing
 
@@ -92,7 +93,7 @@ def engine_config(trials: int, timeout: float | None) -> dict[str, Any]:
     }
 
 
-class _Committed:
+class _Committed(RunListener):
     """A run listener that notes when the last trial is committed (visible to another reader)."""
 
     def __init__(self, db: Path, trials: int) -> None:
