@@ -70,12 +70,8 @@ def scripted_result(
     """
     if status != "ok" and error is None:
         error = f"scripted {status}"
-    return TrialResult(
-        run_id=spec.run_id,
-        experiment=spec.experiment,
-        variant=spec.variant,
-        index=spec.index,
-        seed=spec.seed,
+    return TrialResult.for_spec(
+        spec,
         status=status,
         started_at=0.0,
         ended_at=latency,

@@ -120,12 +120,8 @@ class TrialRunner:
                 weights=self.weights,
                 node_id=current_node_id(),
             )
-        return TrialResult(
-            run_id=spec.run_id,
-            experiment=spec.experiment,
-            variant=spec.variant,
-            index=spec.index,
-            seed=spec.seed,
+        return TrialResult.for_spec(
+            spec,
             status=status,
             started_at=started,
             ended_at=started + latency,
@@ -165,12 +161,8 @@ def failed_trial(
 
     It is scored like every failed trial (``failure_score``), so each backend's failures count alike.
     """
-    return TrialResult(
-        run_id=spec.run_id,
-        experiment=spec.experiment,
-        variant=spec.variant,
-        index=spec.index,
-        seed=spec.seed,
+    return TrialResult.for_spec(
+        spec,
         status=status,
         started_at=started,
         ended_at=started + latency,

@@ -71,6 +71,18 @@ class TrialResult:
     attempts: int = 1
     node_id: str | None = None
 
+    @classmethod
+    def for_spec(cls, spec: TrialSpec, **fields: Any) -> TrialResult:
+        """A result of ``spec``: its identity (run, experiment, variant, index, seed) plus ``fields``."""
+        return cls(
+            run_id=spec.run_id,
+            experiment=spec.experiment,
+            variant=spec.variant,
+            index=spec.index,
+            seed=spec.seed,
+            **fields,
+        )
+
     @property
     def ok(self) -> bool:
         return self.status == "ok"
