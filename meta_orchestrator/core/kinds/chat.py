@@ -253,6 +253,26 @@ class ChatAgent:
 
     def __call__(self, context: dict[str, Any]) -> dict[str, Any]:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        messages, params = self._request(context)
+        key = None
+        if self.cache is not None:
+            key = cache_key(
+                endpoint=endpoint_key(self.variant.base_url, self.variant.model),
+                messages=messages,
+                params=params,
+                seed=params.get("seed"),
+                epoch=context.get("epoch", 0),
+            )
+            stored = self.cache.get(key)
+            if stored is not None:
+                return self._result(Completion.from_json(stored), 0, cache_hit=True)
+        completion, retries = self._call(messages, params, deadline)
+        if self.cache is not None and key is not None:
+            self.cache.put(key, completion.to_json())
+        return self._result(completion, retries, cache_hit=False)
+
+    def _request(self, context: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """The trial's messages and request parameters (with its seed)."""
         messages = build_messages(
             system=self.variant.system,
             examples=[e.model_dump() for e in self.variant.examples],
@@ -263,22 +283,7 @@ class ChatAgent:
         seed = context.get("seed") if self.variant.seed == "trial" else self.variant.seed
         if seed is not None:
             params["seed"] = int(seed)
-        key = None
-        if self.cache is not None:
-            key = cache_key(
-                endpoint=endpoint_key(self.variant.base_url, self.variant.model),
-                messages=messages,
-                params=params,
-                seed=seed,
-                epoch=context.get("epoch", 0),
-            )
-            stored = self.cache.get(key)
-            if stored is not None:
-                return self._result(Completion.from_json(stored), 0, cache_hit=True)
-        completion, retries = self._call(messages, params, deadline)
-        if self.cache is not None and key is not None:
-            self.cache.put(key, completion.to_json())
-        return self._result(completion, retries, cache_hit=False)
+        return messages, params
 
     def _call(
         self, messages: list[dict[str, str]], params: dict[str, Any], deadline: float | None
