@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--db", help=DB_HELP)
     dashboard.add_argument("--config-dir", default=".", help="where the launcher finds configs")
     dashboard.set_defaults(handler=_dashboard)
+
+    serve = commands.add_parser(
+        "serve-model", help="serve SmolLM2-135M-Instruct on 127.0.0.1 (llama.cpp, OpenAI API)"
+    )
+    serve.add_argument("--port", type=int, default=8080, help="(default: %(default)s)")
+    serve.add_argument("--threads", type=int, help="llama.cpp threads (default: half the cores)")
+    serve.set_defaults(handler=_serve_model)
     return parser
 
 
@@ -374,6 +381,26 @@ def _dashboard(args: argparse.Namespace) -> int:
     return launch(
         host=args.host, port=args.port, db=store_path(args.db), config_dir=args.config_dir
     )
+
+
+def _serve_model(args: argparse.Namespace) -> int:
+    from meta_orchestrator.core.llm.server import start_local_model
+
+    err.print(f"starting the local model server on 127.0.0.1:{args.port} ...")
+    server = start_local_model(args.port, threads=args.threads, quiet=False)
+    try:
+        err.print(
+            f"serving SmolLM2-135M-Instruct at {server.base_url} as model '{server.model}' "
+            f"(pid {server.pid}); Ctrl-C stops it"
+        )
+        code = server.wait()
+        err.print(f"[bold red]error:[/] the model server exited with code {code}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("stopping the model server")
+        return EXIT_OK
+    finally:
+        server.stop()
 
 
 def _date(timestamp: float) -> str:

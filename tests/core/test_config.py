@@ -72,7 +72,7 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown variant type",
         _with(lambda c: c["variants"]["a"].update(type="docker")),
-        "variants.a: type must be one of 'simulated', 'python', 'command' (got 'docker')",
+        "variants.a: type must be one of 'simulated', 'python', 'command', 'chat' (got 'docker')",
     ),
     (
         "probability above 1",
