@@ -5,7 +5,8 @@ the machine's speed or an API's latency during the run affects every variant ali
 
 On a dataset the order is sample-major: for each epoch, for each sample (shuffled once per run),
 every variant, the variant order rotated by one per sample (a, b, c on the first sample, b, c, a on
-the next). So every variant sees the same samples at nearly the same time, and none is always first.
+the next, and on through the epochs). So every variant sees the same samples at nearly the same
+time, and none is always first.
 Trial index ``i`` is epoch ``i // (S * V)``, sample ``(i // V) % S``, so resume works on indices alone.
 """
 
@@ -53,8 +54,7 @@ class StandardOrchestrator(Orchestrator):
             return Proposal(index, self.variants[index % count])
         position, turn = divmod(index, count)
         sample_id, epoch = self.samples.at(position)
-        offset = position % self.samples.size
-        return Proposal(index, self.variants[(turn + offset) % count], sample_id, epoch)
+        return Proposal(index, self.variants[(turn + position) % count], sample_id, epoch)
 
     def restore(self, results: Iterable[TrialResult]) -> None:
         seen: set[int] = set()  # only while restoring; a running experiment keeps counts alone

@@ -33,7 +33,9 @@ def on_questions(variants: dict[str, Any], **experiment: Any) -> dict[str, Any]:
 
 
 def test_a_users_module_reads_the_sample_and_returns_an_output(run_suite: RunSuite) -> None:
-    config = on_questions({"solver": python_agent("sample_agents:solver")}, scorers=[{"type": "exact"}])
+    config = on_questions(
+        {"solver": python_agent("sample_agents:solver")}, scorers=[{"type": "exact"}]
+    )
     trials = run_suite(config).trials()
     assert [(t.sample_id, t.status, t.output, t.metrics["success"]) for t in trials] == [
         ("q1", "ok", "5", 1.0),
@@ -56,15 +58,18 @@ def test_expose_target_shows_it(run_suite: RunSuite) -> None:
         dataset_options={"expose_target": True},
     )
     assert [t.output for t in run_suite(config).trials()] == ["5", "42"]
-    hidden = on_questions({"peeker": python_agent("sample_agents:peeker")}, scorers=[{"type": "exact"}])
+    hidden = on_questions(
+        {"peeker": python_agent("sample_agents:peeker")}, scorers=[{"type": "exact"}]
+    )
     assert [t.metrics["success"] for t in run_suite(hidden).trials()] == [0.0, 0.0]
 
 
 def test_a_command_variant_gets_the_sample_on_stdin(run_suite: RunSuite) -> None:
-    command = {"type": "command", "command": [sys.executable, str(FIXTURES / "sample_command_agent.py")]}
-    config = on_questions(
-        {"reverse": command}, scorers=[{"type": "exact"}], epochs=2
-    )
+    command = {
+        "type": "command",
+        "command": [sys.executable, str(FIXTURES / "sample_command_agent.py")],
+    }
+    config = on_questions({"reverse": command}, scorers=[{"type": "exact"}], epochs=2)
     trials = run_suite(config).trials()
     assert len(trials) == 4 and {t.status for t in trials} == {"ok"}
     for trial in trials:
@@ -76,7 +81,12 @@ def test_a_command_variant_gets_the_sample_on_stdin(run_suite: RunSuite) -> None
             "epoch": trial.epoch,
         }
         assert trial.metrics["success"] == 0.0 and trial.metrics["cost"] == 0.01
-    assert sorted((t.sample_id, t.epoch) for t in trials) == [("q1", 0), ("q1", 1), ("q2", 0), ("q2", 1)]
+    assert sorted((t.sample_id, t.epoch) for t in trials) == [
+        ("q1", 0),
+        ("q1", 1),
+        ("q2", 0),
+        ("q2", 1),
+    ]
 
     failing = on_questions({"reverse": {**command, "params": {"fail": True}}})
     failed = run_suite(failing).trials()[0]
@@ -99,7 +109,11 @@ def test_details_retries_and_an_exceptions_error_kind_are_recorded(run_suite: Ru
     assert retried.status == "ok" and retried.transient_retries == 2
     assert retried.metrics["tokens"] == 12 and "transient_retries" not in retried.metrics
     limited = by_variant["limited"]
-    assert (limited.status, limited.error_kind, limited.transient_retries) == ("error", "rate_limited", 3)
+    assert (limited.status, limited.error_kind, limited.transient_retries) == (
+        "error",
+        "rate_limited",
+        3,
+    )
     assert "429 Too Many Requests" in (limited.error or "")
     bad = by_variant["bad"]
     assert (bad.status, bad.error_kind) == ("error", "malformed")

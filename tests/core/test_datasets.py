@@ -86,7 +86,7 @@ def test_field_mapping_with_several_input_fields_and_hash_ids(tmp_path: Path) ->
 
 def test_csv_rows_are_samples_of_text(tmp_path: Path) -> None:
     (tmp_path / "qa.csv").write_text(
-        "id,input,target,topic\nq1,2+3,5,sums\nq2,\"7, times 6\",42,products\n\n", encoding="utf-8"
+        'id,input,target,topic\nq1,2+3,5,sums\nq2,"7, times 6",42,products\n\n', encoding="utf-8"
     )
     config = load_in(tmp_path, config_for({"qa": {"type": "csv", "path": "qa.csv"}}))
     assert config.dataset("qa").samples == (
@@ -99,7 +99,10 @@ def test_inline_samples_without_ids_or_targets(tmp_path: Path) -> None:
     inline = {"type": "inline", "samples": [{"input": "hello"}, {"input": "world", "lang": "en"}]}
     samples = load_in(tmp_path, config_for({"greet": inline})).dataset("greet").samples
     assert [s.input for s in samples] == ["hello", "world"]
-    assert [s.id for s in samples] == [content_id({"input": "hello"}), content_id(inline["samples"][1])]
+    assert [s.id for s in samples] == [
+        content_id({"input": "hello"}),
+        content_id(inline["samples"][1]),
+    ]
     assert all(s.target is None for s in samples)
     assert samples[1].metadata == {"lang": "en"}
 
@@ -115,7 +118,11 @@ def test_python_sources_return_mappings_or_yield_samples(tmp_path: Path) -> None
         Sample("q2", "2 + 2", "4", {"level": "easy"}),
     )
     made = config.dataset("made").samples
-    assert [(s.id, s.input, s.target) for s in made] == [("0", {"n": 0}, 0), ("1", {"n": 1}, 1), ("2", {"n": 2}, 4)]
+    assert [(s.id, s.input, s.target) for s in made] == [
+        ("0", {"n": 0}, 0),
+        ("1", {"n": 1}, 1),
+        ("2", {"n": 2}, 4),
+    ]
 
 
 def test_synthetic_dataset_is_the_same_every_time_with_a_difficulty(tmp_path: Path) -> None:
@@ -313,7 +320,11 @@ MALFORMED: list[tuple[str, dict[str, str], dict[str, Any], dict[str, Any], str]]
     ),
     (
         "a scorer that needs targets on a dataset without",
-        {"data/qa.jsonl": "".join(json.dumps({"id": r["id"], "input": r["input"]}) + "\n" for r in ROWS)},
+        {
+            "data/qa.jsonl": "".join(
+                json.dumps({"id": r["id"], "input": r["input"]}) + "\n" for r in ROWS
+            )
+        },
         {"qa": JSONL},
         {"scorers": [{"type": "exact"}]},
         "experiments[0].scorers[0]: the 'exact' scorer compares with targets and dataset 'qa' has none",
@@ -329,7 +340,9 @@ MALFORMED: list[tuple[str, dict[str, str], dict[str, Any], dict[str, Any], str]]
 
 
 @pytest.mark.parametrize(
-    ("case", "files", "datasets", "experiment", "expected"), MALFORMED, ids=[m[0] for m in MALFORMED]
+    ("case", "files", "datasets", "experiment", "expected"),
+    MALFORMED,
+    ids=[m[0] for m in MALFORMED],
 )
 def test_a_malformed_dataset_is_one_problem_exit_2_and_nothing_written(
     tmp_path: Path,
@@ -353,7 +366,9 @@ def test_a_malformed_dataset_is_one_problem_exit_2_and_nothing_written(
     assert code == 2
     stderr = " ".join(capsys.readouterr().err.split())
     assert "invalid config" in stderr and " ".join(expected.split())[:60] in stderr
-    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "__pycache__" not in p.parts)
+    after = sorted(
+        p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "__pycache__" not in p.parts
+    )
     assert after == [p for p in before if "__pycache__" not in p.parts], "nothing may be written"
 
 
@@ -361,7 +376,10 @@ def test_a_malformed_dataset_is_one_problem_exit_2_and_nothing_written(
     ("settings", "expected"),
     [
         ({"trials_per_variant": 3}, "experiments[0].trials_per_variant: not used with a dataset"),
-        ({"dataset": None, "trials_per_variant": 2, "epochs": 2}, "experiments[0].epochs: needs a dataset"),
+        (
+            {"dataset": None, "trials_per_variant": 2, "epochs": 2},
+            "experiments[0].epochs: needs a dataset",
+        ),
         (
             {"dataset": None, "trials_per_variant": 2, "scorers": [{"type": "exact"}]},
             "experiments[0].scorers: need a dataset",
@@ -371,10 +389,22 @@ def test_a_malformed_dataset_is_one_problem_exit_2_and_nothing_written(
             {"scorers": [{"type": "exact"}, {"type": "exact", "normalize": ["case"]}]},
             "experiments[0].scorers: two scorers are named 'exact'",
         ),
-        ({"scorers": [{"type": "regex", "pattern": "(unclosed"}]}, "experiments[0].scorers[0].pattern:"),
-        ({"scorers": [{"type": "python", "function": "nowhere:f"}]}, "experiments[0].scorers[0].function:"),
-        ({"scorers": [{"type": "fuzzy"}]}, "experiments[0].scorers[0]: type must be one of 'exact'"),
-        ({"scoring_weights": {"exact": 1.0}}, "experiments[0].scoring_weights.exact: unknown metric"),
+        (
+            {"scorers": [{"type": "regex", "pattern": "(unclosed"}]},
+            "experiments[0].scorers[0].pattern:",
+        ),
+        (
+            {"scorers": [{"type": "python", "function": "nowhere:f"}]},
+            "experiments[0].scorers[0].function:",
+        ),
+        (
+            {"scorers": [{"type": "fuzzy"}]},
+            "experiments[0].scorers[0]: type must be one of 'exact'",
+        ),
+        (
+            {"scoring_weights": {"exact": 1.0}},
+            "experiments[0].scoring_weights.exact: unknown metric",
+        ),
     ],
     ids=[
         "trials_per_variant with a dataset",

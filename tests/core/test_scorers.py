@@ -55,7 +55,12 @@ CASES = [
     ({"type": "numeric"}, "no idea", "10", 0.0),
     ({"type": "numeric"}, True, "1", 0.0),
     ({"type": "numeric"}, "-3e2", "-300", 1.0),
-    ({"type": "json_match"}, {"city": "Paris", "country": "FR", "extra": 1}, {"city": "Paris"}, 1.0),
+    (
+        {"type": "json_match"},
+        {"city": "Paris", "country": "FR", "extra": 1},
+        {"city": "Paris"},
+        1.0,
+    ),
     ({"type": "json_match"}, '{"city": "Paris"}', {"city": "Paris"}, 1.0),
     ({"type": "json_match"}, '```json\n{"city": "Paris"}\n```', {"city": "Paris"}, 1.0),
     ({"type": "json_match"}, {"city": "Lyon"}, {"city": "Paris"}, 0.0),
@@ -134,7 +139,13 @@ def dataset_suite(
         "variants": variants,
         "datasets": {"qa": {"type": "inline", "samples": QUESTIONS}},
         "experiments": [
-            {"name": "e", "variants": list(variants), "dataset": "qa", "scorers": scorers, **experiment}
+            {
+                "name": "e",
+                "variants": list(variants),
+                "dataset": "qa",
+                "scorers": scorers,
+                **experiment,
+            }
         ],
         "trial": {"timeout_seconds": 10},
         **top,
@@ -182,7 +193,12 @@ def test_several_scorers_are_weighted_by_name_and_success_needs_all(run_suite: R
         {"solver": python_agent("sample_agents:solver", wrong_on=["q3"])},
         [
             {"type": "numeric", "name": "close", "abs_tol": 1.5},
-            {"type": "python", "name": "judge", "function": "sample_agents:judge", "metrics": ["length"]},
+            {
+                "type": "python",
+                "name": "judge",
+                "function": "sample_agents:judge",
+                "metrics": ["length"],
+            },
         ],
         scoring_weights={"close": 1.0, "judge": 2.0, "judge.length": -0.1, "cost": -1.0},
     )
@@ -301,7 +317,13 @@ def test_scores_and_outputs_reach_results_json(run_suite: RunSuite) -> None:
     assert wrong["output"] == "43" and wrong["explanation"] == "exact: expected '42', got '43'"
     assert wrong["epoch"] == 0 and wrong["metrics"]["exact"] == 0.0
     assert [s["id"] for s in data["samples"]] == ["q1", "q2", "q3"]
-    assert data["samples"][1] == {"dataset": "qa", "id": "q2", "input": "7 * 6", "target": "42", "metadata": {}}
+    assert data["samples"][1] == {
+        "dataset": "qa",
+        "id": "q2",
+        "input": "7 * 6",
+        "target": "42",
+        "metadata": {},
+    }
     (experiment,) = data["experiments"]
     assert experiment["dataset"] == "qa" and experiment["dataset_fingerprint"].startswith("sha256:")
     assert experiment["scoring_weights"] == {"exact": 1.0}
