@@ -4,13 +4,16 @@ in flight on threads and on Ray, and across SIGINT + resume."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,8 @@ from meta_orchestrator.backends.base import Backend
 from meta_orchestrator.core.config import SuiteConfig, build_config
 from meta_orchestrator.core.trial import TrialResult, TrialSpec, trial_seed
 from meta_orchestrator.driver import drive
-from meta_orchestrator.hub import run_experiment_suite
+from meta_orchestrator.errors import ConfigError
+from meta_orchestrator.hub import resume_run, run_experiment_suite
 from meta_orchestrator.orchestrators import Orchestrator, create_orchestrator
 from meta_orchestrator.orchestrators.samples import SampleOrder
 from meta_orchestrator.store import RunStore
@@ -321,3 +325,56 @@ def test_sigint_then_resume_gives_exactly_every_pair_once(
     )
     assert_paired(bandit, bandit_order, every=False)
     assert rows(db, "SELECT status FROM runs") == [("completed",)]
+
+
+class InterruptAfter:
+    """A run listener that raises KeyboardInterrupt (as SIGINT would) after ``n`` trials."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.seen = n, 0
+
+    def on_run_start(self, run_id: str, planned: int, done: int) -> None: ...
+
+    def on_run_end(self, run_id: str, status: str) -> None: ...
+
+    def on_trial(self, result: TrialResult, leaderboard: object) -> None:
+        self.seen += 1
+        if self.seen == self.n:
+            raise KeyboardInterrupt
+
+
+def test_resume_runs_the_samples_the_run_stored_not_the_file_as_it_is_now(tmp_path: Path) -> None:
+    data = tmp_path / "qa.jsonl"
+    rows_before = [{"id": f"q{i}", "input": f"{i} + 1", "target": str(i + 1)} for i in range(6)]
+    data.write_text("".join(f"{json.dumps(r)}\n" for r in rows_before), encoding="utf-8")
+    raw = config_of(size=1, epochs=2)
+    raw["datasets"] = {"tasks": {"type": "jsonl", "path": str(data)}}
+    config = build_config(raw, base_dir=tmp_path)
+    db = tmp_path / "runs.db"
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment_suite(config, db_path=db, results_dir=tmp_path, listener=InterruptAfter(10))
+    with RunStore(db) as store:
+        (run,) = store.list_runs()
+    # The file changes between the interrupt and the resume: new targets, a new sample.
+    rows_after = [{**r, "target": "changed"} for r in rows_before] + [{"id": "new", "input": "0"}]
+    data.write_text("".join(f"{json.dumps(r)}\n" for r in rows_after), encoding="utf-8")
+    resume_run(run.id, db_path=db, results_dir=tmp_path)
+    trials = stored(db)
+    assert len(trials) == 6 * 2 * 3 and {t.sample_id for t in trials} == {
+        r["id"] for r in rows_before
+    }
+    assert_paired(trials, order_of(config), every=True)
+
+
+def test_resume_refuses_samples_that_do_not_match_their_fingerprint(tmp_path: Path) -> None:
+    config = build_config(config_of(size=5, epochs=1), base_dir=tmp_path)
+    db = tmp_path / "runs.db"
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment_suite(config, db_path=db, results_dir=tmp_path, listener=InterruptAfter(3))
+    with RunStore(db) as store:
+        (run,) = store.list_runs()
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE samples SET target_json = '\"tampered\"' WHERE position = 0")
+        conn.commit()
+    with pytest.raises(ConfigError, match="do not match their fingerprint"):
+        resume_run(run.id, db_path=db, results_dir=tmp_path)
