@@ -142,7 +142,8 @@ class TrialRunner:
     def _attempt(self, spec: TrialSpec) -> TrialResult:
         started = time.time()
         t0 = time.perf_counter()
-        weights = self.weights_for(spec.experiment)
+        plan = self.experiments.get(spec.experiment)
+        weights = plan.weights if plan is not None else self.weights
         reply = None
         try:
             agent = self._agent(spec.variant)
@@ -152,7 +153,7 @@ class TrialRunner:
             raw = call_with_timeout(agent, spec.agent_context(), timeout)
             latency = time.perf_counter() - t0
             reply = parse_reply(spec.variant, raw)
-            judged = self._judge(spec, reply.output)
+            judged = None if spec.sample is None else self._judge(spec, reply.output)
             found = reply.metrics if judged is None else {**reply.metrics, **judged.metrics}
             metrics = validate_metrics(spec.variant, found, latency, weights)
             score = weighted_score(metrics, weights)
@@ -167,27 +168,33 @@ class TrialRunner:
             error = f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}"
             trace = traceback.format_exc()
             return self._failed(spec, started, t0, "error", error, kind, trace, retries=retries)
-        output, truncated = truncate_output(reply.output, self.max_output_bytes)
-        return TrialResult(
-            run_id=spec.run_id,
-            experiment=spec.experiment,
-            variant=spec.variant,
-            index=spec.index,
-            seed=spec.seed,
-            status="ok",
-            started_at=started,
-            ended_at=started + latency,
-            latency=latency,
-            metrics=metrics,
-            score=score,
-            node_id=current_node_id(),
-            sample_id=spec.sample_id,
-            epoch=spec.epoch,
-            output=output,
-            output_truncated=truncated,
-            explanation=None if judged is None else judged.explanation,
-            details=reply.details,
-            transient_retries=reply.transient_retries,
+        output, truncated = reply.output, False
+        if output is not None:
+            output, truncated = truncate_output(output, self.max_output_bytes)
+        sample = spec.sample
+        return TrialResult(  # positional: this runs once per trial, and keywords cost
+            spec.run_id,
+            spec.experiment,
+            spec.variant,
+            spec.index,
+            spec.seed,
+            "ok",
+            started,
+            started + latency,
+            latency,
+            metrics,
+            score,
+            None,  # error
+            None,  # traceback
+            1,  # attempts
+            current_node_id(),
+            None if sample is None else sample.id,
+            spec.epoch,
+            output,
+            truncated,
+            None if judged is None else judged.explanation,
+            reply.details,
+            reply.transient_retries,
         )
 
     def _failed(
@@ -225,8 +232,7 @@ class TrialRunner:
     def _judge(self, spec: TrialSpec, output: Any) -> _Judgement | None:
         """Run the experiment's scorers on ``output``: their metrics and ``success`` (whether it
         passed every scorer that gave a value); ``None`` when the experiment has no scorers."""
-        if spec.sample is None:
-            return None
+        assert spec.sample is not None
         scorers = self._scorers_for(spec.experiment)
         if not scorers:
             return None

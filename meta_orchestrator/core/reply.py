@@ -37,6 +37,13 @@ class AgentReply:
 
 def parse_reply(variant: str, raw: Any) -> AgentReply:
     """Split ``raw`` by the contract; ``MalformedResult`` naming the variant and the field if not."""
+    if (
+        type(raw) is dict
+        and "output" not in raw
+        and "details" not in raw
+        and "transient_retries" not in raw
+    ):
+        return AgentReply(raw)  # the common, metrics-only reply: no copy, no ABC check
     if not isinstance(raw, Mapping):
         raise MalformedResult(
             f"variant '{variant}' returned {type(raw).__name__}, expected a mapping of metrics "
