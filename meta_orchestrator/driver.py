@@ -106,16 +106,11 @@ def trial_spec(
         return TrialSpec(run_id, experiment, proposal.variant, proposal.index, seed)
     if dataset is None:
         raise ValueError(f"experiment '{experiment}' proposed a sample but has no dataset")
-    seed = sample_seed(run_seed, experiment, proposal.variant, proposal.sample_id, proposal.epoch)
+    variant, sample_id, epoch = proposal.variant, proposal.sample_id, proposal.epoch
+    seed = sample_seed(run_seed, experiment, variant, sample_id, epoch)
+    sample = dataset.by_id[sample_id]
     return TrialSpec(
-        run_id,
-        experiment,
-        proposal.variant,
-        proposal.index,
-        seed,
-        sample=dataset.by_id[proposal.sample_id],
-        epoch=proposal.epoch,
-        expose_target=dataset.expose_target,
+        run_id, experiment, variant, proposal.index, seed, {}, sample, epoch, dataset.expose_target
     )
 
 

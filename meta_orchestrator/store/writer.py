@@ -147,6 +147,14 @@ class _Statement:
         self.done = threading.Event()
 
 
+class _Rows(_Statement):
+    """Many rows of one statement, written in the same transaction: all of them or none."""
+
+    def __init__(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        super().__init__(sql, ())
+        self.rows = rows
+
+
 class StoreWriter:
     """Queue-fed writer of one store file. Thread-safe; ``close`` commits everything queued."""
 
@@ -231,14 +239,16 @@ class StoreWriter:
         )
 
     def add_samples(self, run_id: str, dataset: str, samples: Iterable[Sample]) -> None:
-        """Store a run's samples of one dataset, in order, once (a resume adds nothing), and wait
-        until they are committed: a run's trials never refer to samples the store lacks."""
-        for position, sample in enumerate(samples):
-            self._check()
-            self._queue.put((_INSERT_SAMPLE, sample_row(run_id, dataset, position, sample)))
-            if self._queue.qsize() > _MAX_QUEUED:
-                self.flush()
-        self.flush()
+        """Store a run's samples of one dataset, in order, in one transaction (a crash leaves all
+        or none of them; a second call adds nothing), and wait until they are committed: a run's
+        trials never refer to samples the store lacks."""
+        self._check()
+        rows = [sample_row(run_id, dataset, i, sample) for i, sample in enumerate(samples)]
+        statement = _Rows(_INSERT_SAMPLE, rows)
+        self._queue.put(statement)
+        self._wake.set()
+        statement.done.wait()
+        self._check()
 
     def set_experiment_status(
         self, run_id: str, name: str, status: str, stop_reason: str | None = None
@@ -356,7 +366,10 @@ class StoreWriter:
                         self._insert_rows(sql, [row for _, row in group])
                         continue
                     for item in group:
-                        if isinstance(item, _Statement):
+                        if isinstance(item, _Rows):
+                            if item.rows:
+                                self._insert_rows(item.sql, item.rows)
+                        elif isinstance(item, _Statement):
                             self._conn.execute(item.sql, item.params)
         except sqlite3.Error as exc:  # surfaced to the orchestrating thread on its next call
             self._error = exc

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from meta_orchestrator.core.trial import sample_seed, trial_seed
+from meta_orchestrator.store import RunStore
 
 from .helpers import FIXTURES, RunSuite, python_agent, simulated, standard, suite
 
@@ -157,3 +158,20 @@ def test_seeds_without_a_dataset_are_unchanged_and_on_one_are_per_variant_sample
     assert len(trials) == 2 * 2 * 3
     assert all(t.seed == sample_seed(5, "e", t.variant, t.sample_id, t.epoch) for t in trials)
     assert len({t.seed for t in trials}) == len(trials)  # distinct per (variant, sample, epoch)
+
+
+def test_an_agent_that_changes_its_sample_changes_nobody_elses(run_suite: RunSuite) -> None:
+    config = on_questions(
+        {
+            "vandal": python_agent("sample_agents:vandal"),
+            "echo": python_agent("sample_agents:echo_sample"),
+        },
+        epochs=2,
+    )
+    config["datasets"]["qa"] = {"type": "python", "function": "sample_agents:generated"}
+    ran = run_suite(config)
+    echoed = [t.output for t in ran.trials() if t.variant == "echo"]
+    assert len(echoed) == 6
+    assert all(o["input"]["n"] >= 0 and o["metadata"] == {"square": True} for o in echoed)
+    with RunStore(ran.db) as store:
+        assert [s.input for s in store.samples(ran.run_id, "qa")] == [{"n": 0}, {"n": 1}, {"n": 2}]

@@ -26,6 +26,7 @@ so adding a source is adding one module. What a source must keep:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -50,10 +51,18 @@ class Sample:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def for_agent(self, expose_target: bool = False) -> dict[str, Any]:
-        """What an agent sees as ``context["sample"]``: the target only when the dataset says so."""
-        shown: dict[str, Any] = {"id": self.id, "input": self.input, "metadata": self.metadata}
+        """What an agent sees as ``context["sample"]``: the target only when the dataset says so.
+
+        A copy: an agent that changes what it was given cannot change the sample other variants
+        (and later epochs) run on in the same process.
+        """
+        shown: dict[str, Any] = {
+            "id": self.id,
+            "input": _fresh(self.input),
+            "metadata": _fresh(self.metadata),
+        }
         if expose_target:
-            shown["target"] = self.target
+            shown["target"] = _fresh(self.target)
         return shown
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,6 +72,18 @@ class Sample:
             "target": self.target,
             "metadata": self.metadata,
         }
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _fresh(value: Any) -> Any:
+    """``value`` itself when nothing in it can change, else a deep copy."""
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, dict) and all(isinstance(v, _SCALARS) for v in value.values()):
+        return dict(value)
+    return copy.deepcopy(value)
 
 
 class DatasetError(ValueError):

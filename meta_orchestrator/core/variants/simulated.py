@@ -31,7 +31,8 @@ class SimulatedFailure(RuntimeError):
 
 
 class SimulatedParams(StrictModel):
-    """Success ~ Bernoulli(success_rate); latency ~ log-normal(mean, sd); cost, autonomy ~ normal."""
+    """Success ~ Bernoulli(success_rate), moved by a sample's difficulty (``difficulty_weight``);
+    latency ~ log-normal(mean, sd); cost, autonomy ~ normal."""
 
     success_rate: Probability = 0.5
     latency_mean: NonNegative = 0.01
