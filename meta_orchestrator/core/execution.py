@@ -153,7 +153,9 @@ class TrialRunner:
             raw = call_with_timeout(agent, spec.agent_context(), timeout)
             latency = time.perf_counter() - t0
             reply = parse_reply(spec.variant, raw)
-            judged = None if spec.sample is None else self._judge(spec, reply.output)
+            judged = None
+            if spec.sample is not None and (plan is None or plan.scorers):
+                judged = self._judge(spec, reply.output)
             found = reply.metrics if judged is None else {**reply.metrics, **judged.metrics}
             metrics = validate_metrics(spec.variant, found, latency, weights)
             score = weighted_score(metrics, weights)

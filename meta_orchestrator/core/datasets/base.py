@@ -49,6 +49,12 @@ class Sample:
     input: Any
     target: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Whether input, target and metadata hold only scalars, so a shallow copy is a full one.
+    _flat: bool = field(init=False, repr=False, compare=False, default=False)
+
+    def __post_init__(self) -> None:
+        flat = all(_is_flat(v) for v in (self.input, self.target, self.metadata))
+        object.__setattr__(self, "_flat", flat)
 
     def for_agent(self, expose_target: bool = False) -> dict[str, Any]:
         """What an agent sees as ``context["sample"]``: the target only when the dataset says so.
@@ -56,13 +62,22 @@ class Sample:
         A copy: an agent that changes what it was given cannot change the sample other variants
         (and later epochs) run on in the same process.
         """
-        shown: dict[str, Any] = {
+        if self._flat:
+            shown = {"id": self.id, "input": self.input, "metadata": dict(self.metadata)}
+            if isinstance(self.input, dict):
+                shown["input"] = dict(self.input)
+            if expose_target:
+                shown["target"] = (
+                    dict(self.target) if isinstance(self.target, dict) else self.target
+                )
+            return shown
+        shown = {
             "id": self.id,
-            "input": _fresh(self.input),
-            "metadata": _fresh(self.metadata),
+            "input": copy.deepcopy(self.input),
+            "metadata": copy.deepcopy(self.metadata),
         }
         if expose_target:
-            shown["target"] = _fresh(self.target)
+            shown["target"] = copy.deepcopy(self.target)
         return shown
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,13 +92,11 @@ class Sample:
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def _fresh(value: Any) -> Any:
-    """``value`` itself when nothing in it can change, else a deep copy."""
+def _is_flat(value: Any) -> bool:
+    """A scalar, or a mapping of scalars: what a shallow copy copies completely."""
     if isinstance(value, _SCALARS):
-        return value
-    if isinstance(value, dict) and all(isinstance(v, _SCALARS) for v in value.values()):
-        return dict(value)
-    return copy.deepcopy(value)
+        return True
+    return isinstance(value, dict) and all(isinstance(v, _SCALARS) for v in value.values())
 
 
 class DatasetError(ValueError):
