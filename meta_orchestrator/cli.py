@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 the run failed (or ``compare`` found a significant regr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `samples --json | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as exc:  # an unwritable results folder, a full disk: say so, no traceback
         err.print("[bold red]error:[/] " + escape(str(exc)))
         return EXIT_FAILED
@@ -230,7 +234,6 @@ def _run(args: argparse.Namespace) -> int:
     from meta_orchestrator.hub import run_experiment_suite
 
     config = load_config(args.config)  # ConfigError -> exit 2 before anything is written
-    config = config.with_selection(args.limit, args.samples)  # the same for --limit / --sample
     return _execute(
         lambda listener: run_experiment_suite(
             config,

@@ -165,3 +165,18 @@ def test_run_limit_and_sample_run_fewer_samples(
     assert snapshot["datasets"]["qa"]["sample_ids"] == ["q5", "q1"]  # what ran, in the snapshot
     assert cli.main(["run", "-c", str(path), *common, "--sample", "q9"]) == 2
     assert "no sample with id 'q9'" in capsys.readouterr().err
+
+
+def test_the_datasets_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "datasets" / "config.yaml"
+    db = tmp_path / "runs.db"
+    args = ["--db", str(db), "--results-dir", str(tmp_path), "--quiet", "--limit", "5"]
+    assert cli.main(["run", "-c", str(example), *args]) == 0
+    run_id = capsys.readouterr().out.split()[-1]
+    with RunStore(db) as store:
+        trials = [t for _, t in store.iter_trials(run_id)]
+    assert len(trials) == 5 * 2 * 2 and {t.status for t in trials} == {"ok"}
+    assert all(
+        {"exact", "closeness", "closeness.error", "success"} <= set(t.metrics) for t in trials
+    )
+    assert {t.details["strategy"] for t in trials} == {"direct", "careful"}
