@@ -13,7 +13,9 @@ shows medians. "trial phase" runs from the ``run_experiment_suite`` call until i
 committed (seen by a reader); "whole call" also includes the report written after the last trial
 (``results.json``, ``summary.md``). The goal (issue 2) is a trial phase at least half the bare loop's rate with the
 same semantics: ``timeout_seconds: null``. The default per-trial timeout is shown too: it runs each
-trial on a watchdog thread (so a hung agent can be abandoned), a thread hand-off per trial.
+trial on a watchdog thread (so a hung agent can be abandoned), a thread hand-off per trial. The
+dataset row runs the same number of trials over the built-in synthetic dataset (10,000 samples,
+epochs to match; issue 9): each trial carries its sample, and the run reads and stores the samples.
 
 ``--profile`` prints the engine's hottest functions (cProfile, main thread) after the table.
 """
@@ -83,14 +85,24 @@ def bare_loop(db: Path, trials: int) -> float:
     return elapsed
 
 
-def engine_config(trials: int, timeout: float | None) -> dict[str, Any]:
-    return {
+DATASET_SIZE = 10_000
+
+
+def engine_config(trials: int, timeout: float | None, dataset: bool = False) -> dict[str, Any]:
+    experiment: dict[str, Any] = {"name": "e", "variants": ["noop"], "trials_per_variant": trials}
+    config: dict[str, Any] = {
         "name": "overhead",
         "seed": 1,
         "variants": {"noop": {"type": "python", "agent": "noop"}},
-        "experiments": [{"name": "e", "variants": ["noop"], "trials_per_variant": trials}],
+        "experiments": [experiment],
         "trial": {"timeout_seconds": timeout},
     }
+    if dataset:
+        size = min(trials, DATASET_SIZE)
+        config["datasets"] = {"tasks": {"type": "synthetic", "size": size}}
+        del experiment["trials_per_variant"]
+        experiment.update(dataset="tasks", epochs=max(1, trials // size))
+    return config
 
 
 class _Committed(RunListener):
@@ -110,7 +122,9 @@ class _Committed(RunListener):
         self.at = time.perf_counter()
 
 
-def engine(folder: Path, trials: int, timeout: float | None) -> tuple[float, float]:
+def engine(
+    folder: Path, trials: int, timeout: float | None, dataset: bool = False
+) -> tuple[float, float]:
     """(trial phase, whole call) seconds of one ``run_experiment_suite`` of no-op trials.
 
     The trial phase runs from the call to the last trial committed: config, store, orchestrator,
@@ -120,7 +134,7 @@ def engine(folder: Path, trials: int, timeout: float | None) -> tuple[float, flo
     committed = _Committed(db, trials)
     started = time.perf_counter()
     run_experiment_suite(
-        engine_config(trials, timeout), db_path=db, results_dir=folder, listener=committed
+        engine_config(trials, timeout, dataset), db_path=db, results_dir=folder, listener=committed
     )
     whole = time.perf_counter() - started
     assert committed.at is not None
@@ -148,6 +162,9 @@ def measure(trials: int, repeats: int) -> dict[str, list[float]]:
             add("null-whole", whole)
             trial_phase, _ = engine(_fresh(root, f"watch{round_}"), trials, 60.0)
             add("watchdog-trials", trial_phase)
+            trial_phase, whole = engine(_fresh(root, f"data{round_}"), trials, None, dataset=True)
+            add("dataset-trials", trial_phase)
+            add("dataset-whole", whole)
     return rates
 
 
@@ -159,6 +176,8 @@ ROWS: list[tuple[str, str]] = [
         "watchdog-trials",
         "run_experiment_suite, `timeout_seconds: 60` (watchdog thread): trial phase",
     ),
+    ("dataset-trials", "run_experiment_suite over a 10,000-sample dataset, `null`: trial phase"),
+    ("dataset-whole", "run_experiment_suite over a 10,000-sample dataset: whole call incl. report"),
 ]
 
 

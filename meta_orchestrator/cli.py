@@ -7,9 +7,11 @@ Exit codes: 0 success; 1 the run failed (or ``compare`` found a significant regr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -44,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `samples --json | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as exc:  # an unwritable results folder, a full disk: say so, no traceback
         err.print("[bold red]error:[/] " + escape(str(exc)))
         return EXIT_FAILED
@@ -68,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
         "store's folder)",
     )
     run.add_argument("--seed", type=int, help="override the config's seed")
+    run.add_argument(
+        "--limit",
+        type=_positive,
+        metavar="N",
+        help="run only the first N samples of every dataset (after its shuffle)",
+    )
+    run.add_argument(
+        "--sample",
+        action="append",
+        dest="samples",
+        metavar="ID",
+        help="run only this sample of the datasets (repeatable)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar; print only the run id")
     run.set_defaults(handler=_run)
 
@@ -90,6 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--db", help=DB_HELP)
     report.add_argument("--results-dir", help="where <run_id>/ goes (default: where the run wrote)")
     report.set_defaults(handler=_report)
+
+    samples = commands.add_parser(
+        "samples", help="list a run's results per sample (who passed what, flaky samples)"
+    )
+    samples.add_argument("run_id")
+    samples.add_argument("--db", help=DB_HELP)
+    samples.add_argument("--experiment", help="the experiment (default: every one with a dataset)")
+    samples.add_argument("--variant", help="only this variant's results")
+    samples.add_argument(
+        "--failing", action="store_true", help="only samples a variant failed at least once"
+    )
+    samples.add_argument("--json", action="store_true", help="one JSON object per line")
+    samples.set_defaults(handler=_samples)
 
     variants = commands.add_parser(
         "variants", help="list the config's variants and registered agents"
@@ -217,6 +248,8 @@ def _run(args: argparse.Namespace) -> int:
             results_dir=args.results_dir,
             seed=args.seed,
             listener=listener,
+            limit=args.limit,
+            sample_ids=args.samples,
         ),
         args.quiet,
     )
@@ -322,6 +355,82 @@ def _report(args: argparse.Namespace) -> int:
     print((run_dir / "summary.md").read_text(encoding="utf-8"))
     err.print(f"wrote {run_dir}")
     return EXIT_OK
+
+
+def _samples(args: argparse.Namespace) -> int:
+    import json
+
+    from meta_orchestrator.analysis.samples import sample_rows
+    from meta_orchestrator.errors import ConfigError
+    from meta_orchestrator.store import RunStore
+
+    with RunStore(store_path(args.db)) as store:
+        store.get_run(args.run_id)  # RunNotFoundError -> exit 2
+        records = [e for e in store.experiments(args.run_id) if e.dataset is not None]
+        if args.experiment is not None:
+            records = [e for e in records if e.name == args.experiment]
+        if not records:
+            which = f"experiment '{args.experiment}'" if args.experiment else "experiment"
+            raise ConfigError(f"run {args.run_id} has no {which} on a dataset")
+        for record in records:
+            if args.variant is not None and args.variant not in record.variants:
+                raise ConfigError(
+                    f"--variant: '{args.variant}' is not in experiment '{record.name}' "
+                    f"({', '.join(record.variants)})"
+                )
+            rows = sample_rows(store, record, variant=args.variant, failing=args.failing)
+            reducer = str(record.scoring.get("reducer") or "mean")
+            k = int(record.scoring.get("k") or record.epochs)
+            if args.json:
+                for row in rows:
+                    line = {"experiment": record.name, **row.to_dict(reducer, k)}
+                    print(json.dumps(line, ensure_ascii=False))
+                continue
+            _samples_table(record, rows, args.variant)
+    return EXIT_OK
+
+
+def _samples_table(record: Any, rows: Any, variant: str | None) -> None:
+    names = [variant] if variant else list(record.variants)
+    table = Table(
+        "sample", "input", "target", *names, title=f"{record.name} · dataset {record.dataset}"
+    )
+    shown = 0
+    for row in rows:
+        by_variant = {o.variant: o for o in row.outcomes}
+        cells = [
+            f"{by_variant[n].successes}/{by_variant[n].trials}" if n in by_variant else "-"
+            for n in names
+        ]
+        table.add_row(
+            escape(row.sample.id),
+            escape(_brief(row.sample.input)),
+            escape(_brief(row.sample.target)),
+            *cells,
+        )
+        shown += 1
+    out.print(table)
+    out.print(f"{shown} sample{'' if shown == 1 else 's'} (passes / attempts per variant)")
+
+
+def _brief(value: Any, width: int = 48) -> str:
+    import json
+
+    if value is None:
+        return "-"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _variants(args: argparse.Namespace) -> int:

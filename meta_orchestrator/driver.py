@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from meta_orchestrator.backends.base import Backend
 from meta_orchestrator.core.config import Budget
-from meta_orchestrator.core.trial import TrialResult, TrialSpec, trial_seed
-from meta_orchestrator.orchestrators.base import Orchestrator
+from meta_orchestrator.core.datasets import Dataset
+from meta_orchestrator.core.trial import TrialResult, TrialSpec, sample_seed, trial_seed
+from meta_orchestrator.orchestrators.base import Orchestrator, Proposal
 
 BUDGET_POLL_SECONDS = 0.25
 
@@ -64,12 +65,13 @@ def drive(
     run_id: str,
     run_seed: int,
     budget: BudgetGuard | None = None,
+    dataset: Dataset | None = None,
 ) -> Iterator[TrialResult]:
     """Dispatch ``orchestrator``'s trials to ``backend`` and yield each result as it completes.
 
     A cost budget stops dispatching and lets pending trials finish (they are paid for); a time
     budget cancels them. Closing the generator (Ctrl-C) cancels pending trials; every trial already
-    yielded is the caller's to keep.
+    yielded is the caller's to keep. ``dataset`` holds the samples the orchestrator's proposals name.
     """
     experiment = orchestrator.experiment.name
     try:
@@ -79,15 +81,7 @@ def drive(
                 proposal = orchestrator.propose()
                 if proposal is None:
                     break
-                backend.submit(
-                    TrialSpec(
-                        run_id=run_id,
-                        experiment=experiment,
-                        variant=proposal.variant,
-                        index=proposal.index,
-                        seed=trial_seed(run_seed, experiment, proposal.index),
-                    )
-                )
+                backend.submit(trial_spec(proposal, run_id, experiment, run_seed, dataset))
             if backend.in_flight == 0:
                 return
             result = backend.next_result(budget.poll_interval if budget else None)
@@ -100,6 +94,24 @@ def drive(
     except BaseException:
         backend.cancel_all()
         raise
+
+
+def trial_spec(
+    proposal: Proposal, run_id: str, experiment: str, run_seed: int, dataset: Dataset | None
+) -> TrialSpec:
+    """The trial a proposal names, with its seed: by index without a dataset (the seeds of every
+    run before datasets existed), by (variant, sample, epoch) on one, whatever the dispatch order."""
+    if proposal.sample_id is None:
+        seed = trial_seed(run_seed, experiment, proposal.index)
+        return TrialSpec(run_id, experiment, proposal.variant, proposal.index, seed)
+    if dataset is None:
+        raise ValueError(f"experiment '{experiment}' proposed a sample but has no dataset")
+    variant, sample_id, epoch = proposal.variant, proposal.sample_id, proposal.epoch
+    seed = sample_seed(run_seed, experiment, variant, sample_id, epoch)
+    sample = dataset.by_id[sample_id]
+    return TrialSpec(
+        run_id, experiment, variant, proposal.index, seed, {}, sample, epoch, dataset.expose_target
+    )
 
 
 def _enforce(orchestrator: Orchestrator, backend: Backend, budget: BudgetGuard | None) -> None:

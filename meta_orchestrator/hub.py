@@ -27,8 +27,10 @@ from meta_orchestrator.core.config import (
     load_config,
     parse_config_text,
 )
+from meta_orchestrator.core.datasets import Dataset
 from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.core.paths import results_root, store_path
+from meta_orchestrator.core.scorers import label
 from meta_orchestrator.driver import BudgetGuard, drive
 from meta_orchestrator.errors import ConfigError
 from meta_orchestrator.leaderboard import Leaderboard
@@ -46,16 +48,20 @@ def run_experiment_suite(
     results_dir: str | Path | None = None,
     seed: int | None = None,
     listener: RunListener | None = None,
+    limit: int | None = None,
+    sample_ids: list[str] | None = None,
 ) -> str:
     """Run every enabled experiment of ``config`` and return the run id.
 
-    ``db_path``, ``results_dir`` and ``seed`` override the config. Raises ``ConfigError`` before
-    anything is written if the config is invalid; re-raises ``KeyboardInterrupt`` after marking the
-    run ``interrupted`` and keeping every completed trial.
+    ``db_path``, ``results_dir`` and ``seed`` override the config; ``limit`` and ``sample_ids`` run
+    fewer samples of every dataset (``run --limit`` / ``--sample``). Raises ``ConfigError`` before
+    anything is written if the config or a dataset is invalid; re-raises ``KeyboardInterrupt``
+    after marking the run ``interrupted`` and keeping every completed trial.
     """
     suite = _as_config(config)
     if seed is not None:
         suite = suite.with_overrides(seed=seed)
+    suite = suite.with_selection(limit, sample_ids)
     db = store_path(db_path, suite)
     out_dir = results_root(results_dir, store=db, config=suite)
     run_id = new_run_id()
@@ -102,7 +108,10 @@ def resume_run(
         if record.status == "running" and process_alive(record.pid, record.host):
             raise ConfigError(f"run {run_id} is still running (pid {record.pid})")
         base_dir = Path(record.config_path) if record.config_path else Path.cwd()
-        suite = parse_config_text(record.config_yaml, base_dir if base_dir.is_dir() else None)
+        suite = parse_config_text(
+            record.config_yaml, base_dir if base_dir.is_dir() else None, load_datasets=False
+        )
+        suite.attach_datasets(stored_datasets(store, run_id, suite))
         done_experiments = {e.name for e in store.experiments(run_id) if e.status == "completed"}
         # Time spent running, not the downtime between an interrupt and this resume.
         elapsed = record.active_seconds
@@ -116,6 +125,29 @@ def resume_run(
         execution.budget.elapsed_before = elapsed
         execution.run(restored=done_experiments)
     return run_id
+
+
+def stored_datasets(store: RunStore, run_id: str, suite: SuiteConfig) -> dict[str, Dataset]:
+    """The samples a run stored when it started, which a resume must use (the files may have
+    changed since); checked against the fingerprints its experiments recorded."""
+    recorded = {e.name: e.dataset_fingerprint for e in store.experiments(run_id)}
+    datasets: dict[str, Dataset] = {}
+    for experiment in suite.enabled_experiments:
+        name = experiment.dataset
+        if name is None or name in datasets:
+            continue
+        samples = tuple(store.samples(run_id, name))
+        if not samples:
+            raise ConfigError(f"run {run_id} stored no samples of dataset '{name}'; cannot resume")
+        dataset = Dataset(name, samples, suite.datasets[name].expose_target)
+        expected = recorded.get(experiment.name)
+        if expected is not None and expected != dataset.fingerprint:
+            raise ConfigError(
+                f"run {run_id}: the stored samples of dataset '{name}' do not match their "
+                f"fingerprint ({dataset.fingerprint} != {expected}); the store is damaged"
+            )
+        datasets[name] = dataset
+    return datasets
 
 
 def new_run_id() -> str:
@@ -198,12 +230,20 @@ class _Execution:
         prepared = []
         resuming = restored is not None
         store = RunStore(self.db) if resuming else None
+        stored_samples: set[str] = set()
         try:
             for position, experiment in enumerate(self.suite.experiments):
                 if not experiment.enabled:
                     continue
+                dataset = self._dataset_of(experiment)
+                if dataset is not None and not resuming and dataset.name not in stored_samples:
+                    self.writer.add_samples(self.run_id, dataset.name, dataset.samples)
+                    stored_samples.add(dataset.name)
                 orchestrator = create_orchestrator(
-                    experiment, self.suite.seed, self.suite.scoring_weights
+                    experiment,
+                    self.suite.seed,
+                    self.suite.weights_for(experiment),
+                    samples=dataset.ids if dataset is not None else None,
                 )
                 self.writer.upsert_experiment(
                     self.run_id,
@@ -213,6 +253,15 @@ class _Execution:
                     orchestrator.strategy,
                     orchestrator.variants,
                     orchestrator.planned_trials,
+                    dataset=experiment.dataset,
+                    dataset_fingerprint=dataset.fingerprint if dataset is not None else None,
+                    epochs=experiment.epochs,
+                    scoring={
+                        "weights": self.suite.weights_for(experiment),
+                        "scorers": [label(s) for s in experiment.scorers],
+                        "reducer": experiment.reducer,
+                        "k": experiment.k,
+                    },
                 )
                 if store is not None:
                     stored = (
@@ -226,6 +275,9 @@ class _Execution:
             if store is not None:
                 store.close()
         return prepared
+
+    def _dataset_of(self, experiment: ExperimentConfig) -> Dataset | None:
+        return None if experiment.dataset is None else self.suite.dataset(experiment.dataset)
 
     def _replay(self, results: Any) -> Any:
         for result in results:
@@ -247,13 +299,17 @@ class _Execution:
             self.writer.set_experiment_status(self.run_id, experiment.name, "skipped", skip)
             return skip
         self.writer.set_experiment_status(self.run_id, experiment.name, "running")
+        dataset = self._dataset_of(experiment)
         log.info(
-            "experiment %s: %s%s over %s, %d trials planned",
+            "experiment %s: %s%s over %s, %d trials planned%s",
             experiment.name,
             orchestrator.kind,
             f" ({orchestrator.strategy})" if orchestrator.strategy else "",
             ", ".join(orchestrator.variants),
             orchestrator.planned_trials,
+            ""
+            if dataset is None
+            else f", dataset {dataset.name}: {len(dataset)} samples x {experiment.epochs} epochs",
         )
         try:
             self._stream(experiment, orchestrator, backend)
@@ -278,7 +334,12 @@ class _Execution:
     ) -> None:
         """Store each trial the moment it completes, log failures, tell the listener."""
         for result in drive(
-            orchestrator, backend, run_id=self.run_id, run_seed=self.suite.seed, budget=self.budget
+            orchestrator,
+            backend,
+            run_id=self.run_id,
+            run_seed=self.suite.seed,
+            budget=self.budget,
+            dataset=self._dataset_of(experiment),
         ):
             self.writer.add_trial(result)
             self.leaderboard.add(result)

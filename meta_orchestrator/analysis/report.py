@@ -6,8 +6,10 @@ Each file is replaced atomically, so a reader never sees half of one.
 
 ``results.json`` (``"format": "meta-orchestrator/results"``, ``"format_version": 1``) holds ``run``
 (every ``RunRecord`` field), ``scoring_weights``, ``experiments`` (config, choice counts, ranked
-``summary`` rows and ``comparisons``, as produced by ``summarize_run``) and ``trials`` (every
-``TrialResult.to_dict()`` in commit order). ``meta-orchestrator compare`` reads it back with
+``summary`` rows and ``comparisons``, as produced by ``summarize_run``; on a dataset also its name,
+fingerprint and per-sample section), ``samples`` (every sample of the run's datasets:
+``{"dataset", "id", "input", "target", "metadata"}``, in order) and ``trials`` (every
+``TrialResult.to_dict()`` in commit order, each with its ``sample_id`` and ``epoch``). ``meta-orchestrator compare`` reads it back with
 ``load_results_json``. Trials are streamed from the store into the file, never held in memory.
 """
 
@@ -33,6 +35,7 @@ from meta_orchestrator.analysis.formatting import (
     format_p_value,
     format_percent,
 )
+from meta_orchestrator.analysis.samples import SampleNote, SampleSummary
 from meta_orchestrator.analysis.stats import MIN_TRIALS_FOR_TEST
 from meta_orchestrator.analysis.summary import (
     NOT_ENOUGH_TRIALS,
@@ -160,8 +163,16 @@ def _write_results(store: RunStore, summary: RunSummary, path: Path) -> None:
     }
     head_text = json.dumps(_json_safe(head), indent=2, allow_nan=False)
     with atomic_write(path) as out:
-        out.write(head_text[: -len("\n}")])  # reopen the object to stream "trials" into it
-        out.write(',\n  "trials": [')
+        out.write(head_text[: -len("\n}")])  # reopen the object to stream "samples" and "trials"
+        out.write(',\n  "samples": [')
+        separator = "\n    "
+        for dataset in store.datasets(summary.run.id):
+            for sample in store.samples(summary.run.id, dataset):
+                out.write(separator)
+                out.write(_trial_json({"dataset": dataset, **sample.to_dict()}))
+                separator = ",\n    "
+        out.write("\n  ],")
+        out.write('\n  "trials": [')
         separator = "\n    "
         for _, trial in store.iter_trials(summary.run.id):
             out.write(separator)
@@ -204,7 +215,9 @@ def render_summary_markdown(summary: RunSummary) -> str:
     ]
     if not summary.experiments:
         parts.append("_No experiment started: the run recorded no trials._")
-    parts.extend(_experiment_section(e) for e in summary.experiments)
+    parts.extend(
+        _experiment_section(e, summary.scoring_weights, run.id) for e in summary.experiments
+    )
     parts.append(_config_block(run.config_yaml))
     return "\n\n".join(parts) + "\n"
 
@@ -223,7 +236,11 @@ def _metadata(summary: RunSummary) -> str:
     ]
     if run.error:
         lines.append(f"- **Error:** {escape_text(run.error)}")
-    if summary.scoring_weights:
+    # Experiments with weights of their own show them in their section.
+    uses_run_weights = not summary.experiments or any(
+        e.scoring_weights in ({}, summary.scoring_weights) for e in summary.experiments
+    )
+    if summary.scoring_weights and uses_run_weights:
         lines.append(f"- **Score per trial:** {_score_formula(summary.scoring_weights)}")
     lines.append(
         "- Mean score is over all trials, with a 95% Student t interval; a failed trial (error, "
@@ -233,7 +250,9 @@ def _metadata(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-def _experiment_section(experiment: ExperimentSummary) -> str:
+def _experiment_section(
+    experiment: ExperimentSummary, run_weights: dict[str, float], run_id: str
+) -> str:
     kind = experiment.orchestrator
     if experiment.strategy:
         kind += f" ({experiment.strategy})"
@@ -248,6 +267,8 @@ def _experiment_section(experiment: ExperimentSummary) -> str:
         return "\n\n".join(parts)
     if experiment.too_few_trials:
         parts.append(_too_few_warning(experiment))
+    if experiment.scoring_weights and experiment.scoring_weights != run_weights:
+        parts.append(f"**Score per trial:** {_score_formula(experiment.scoring_weights)}")
     parts.append(_ranking_table(experiment.variants))
     parts.append(_comparison_block(experiment))
     if _is_bandit(experiment):
@@ -255,7 +276,109 @@ def _experiment_section(experiment: ExperimentSummary) -> str:
     stop = _stop_line(experiment)
     if stop:
         parts.append(stop)
+    if experiment.samples is not None:
+        parts.append(_samples_section(experiment, experiment.samples, run_id))
     return "\n\n".join(p for p in parts if p)
+
+
+# ------------------------------------------------------------------------------------- samples
+_INPUT_WIDTH = 60
+
+
+def _samples_section(experiment: ExperimentSummary, samples: SampleSummary, run_id: str) -> str:
+    """Per-variant pass rates (pass@k and pass^k with epochs) and the samples worth a look."""
+    fingerprint = f" · fingerprint {code_span(samples.fingerprint)}" if samples.fingerprint else ""
+    epochs = f"{samples.epochs} epoch{'' if samples.epochs == 1 else 's'}"
+    parts = [
+        f"#### Samples of dataset {code_span(samples.dataset)} ({samples.samples} samples · "
+        f"{epochs}{fingerprint})",
+        _pass_table(samples),
+    ]
+    names = experiment.variant_names or [v.variant for v in samples.variants]
+    lists = [
+        ("Every variant fails", samples.all_fail, samples.all_fail_count),
+        ("Variants disagree (one passes every attempt, another fails every one)",
+         samples.disagree, samples.disagree_count),
+    ]  # fmt: skip
+    if samples.epochs > 1:
+        lists.append(
+            ("Flaky (0 < pass rate < 1 across epochs)", samples.flaky, samples.flaky_count)
+        )
+    for title, notes, count in lists:
+        parts.append(_sample_list(title, notes, count, samples.samples, names))
+    if any(count > len(notes) for _, notes, count in lists):
+        command = f"meta-orchestrator samples {run_id} --experiment {experiment.name} --failing"
+        parts.append(f"Every sample: {code_span(command)}")
+    return "\n\n".join(parts)
+
+
+def _pass_table(samples: SampleSummary) -> str:
+    k = samples.k
+    with_k = samples.epochs > 1 and k > 1
+    head = "| Variant | Samples | Pass rate per sample |"
+    rule = "|---|---:|---:|"
+    if with_k:
+        head += f" pass@{k} | pass^{k} |"
+        rule += "---:|---:|"
+    rows = [head, rule]
+    for v in samples.variants:
+        cells = [code_span(v.variant, table=True), str(v.samples), _maybe_pct(v.pass_rate)]
+        if with_k:
+            cells += [_maybe_pct(v.pass_at_k), _maybe_pct(v.pass_hat_k)]
+        rows.append(_row(cells))
+    note = (
+        f"\n\npass@{k}: the chance that at least one of {k} attempts passes; pass^{k}: that all "
+        f"{k} do (unbiased estimators over each sample's {samples.epochs} epochs, averaged over "
+        "the samples run at least k times)."
+        if with_k
+        else ""
+    )
+    return "\n".join(rows) + note
+
+
+def _sample_list(
+    title: str, notes: list[SampleNote], count: int, total: int, variants: list[str]
+) -> str:
+    heading = f"**{title}:** {count} of {total} samples"
+    if not notes:
+        return heading + "."
+    rows = [
+        "| Sample | Input | Target | "
+        + " | ".join(code_span(v, table=True) for v in variants)
+        + " |",
+        "|---|---|---|" + "---:|" * len(variants),
+    ]
+    for note in notes:
+        rates = [
+            f"{note.rates[v][0]}/{note.rates[v][1]}" if v in note.rates else DASH for v in variants
+        ]
+        rows.append(
+            _row(
+                [
+                    code_span(note.sample_id, table=True),
+                    _short(note.input),
+                    _short(note.target),
+                    *rates,
+                ]
+            )
+        )
+    more = count - len(notes)
+    tail = f"\n\n…and {more} more." if more > 0 else ""
+    return heading + " (passes / attempts):\n\n" + "\n".join(rows) + tail
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return DASH
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    flat = " ".join(text.split())
+    if len(flat) > _INPUT_WIDTH:
+        flat = flat[: _INPUT_WIDTH - 1] + "…"
+    return escape_text(flat)
+
+
+def _maybe_pct(value: float | None) -> str:
+    return DASH if value is None else format_percent(value)
 
 
 def _too_few_warning(experiment: ExperimentSummary) -> str:

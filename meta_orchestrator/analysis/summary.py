@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from meta_orchestrator.analysis.samples import SampleSummary, summarize_samples
 from meta_orchestrator.analysis.stats import (
     MIN_TRIALS_FOR_TEST,
     WelchResult,
@@ -102,6 +103,9 @@ class ExperimentSummary:
     too_few_trials: bool
     alpha: float = DEFAULT_ALPHA
     variant_names: list[str] = field(default_factory=list)  # in config order
+    scoring_weights: dict[str, float] = field(default_factory=dict)  # empty: the run's
+    epochs: int = 1
+    samples: SampleSummary | None = None  # on a dataset: the per-sample section
 
     @property
     def trials(self) -> int:
@@ -129,6 +133,11 @@ class ExperimentSummary:
             "too_few_trials": self.too_few_trials,
             "summary": [v.to_dict() for v in self.variants],
             "comparisons": [c.to_dict() for c in self.comparisons],
+            "scoring_weights": dict(self.scoring_weights),
+            "epochs": self.epochs,
+            "dataset": None if self.samples is None else self.samples.dataset,
+            "dataset_fingerprint": None if self.samples is None else self.samples.fingerprint,
+            "samples": None if self.samples is None else self.samples.to_dict(),
         }
 
 
@@ -170,6 +179,9 @@ def summarize_experiment(
         too_few_trials=any(v.score_n < MIN_TRIALS_FOR_TEST for v in ranked),
         alpha=alpha,
         variant_names=names,
+        scoring_weights=dict(record.scoring.get("weights") or {}),
+        epochs=record.epochs,
+        samples=summarize_samples(store, record),
     )
 
 

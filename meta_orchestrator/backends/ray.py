@@ -321,8 +321,13 @@ class RayBackend(Backend):
         try:
             return list(self._ray.get(ref))
         except Exception as exc:
-            retries, weights = self.settings.max_task_retries, self.runner.weights
-            return [crashed_result(spec, submitted_at, exc, retries, weights) for spec in specs]
+            retries = self.settings.max_task_retries
+            return [
+                crashed_result(
+                    spec, submitted_at, exc, retries, self.runner.weights_for(spec.experiment)
+                )
+                for spec in specs
+            ]
 
     def _observe_latency(self, latency: float) -> None:
         previous = self._mean_latency
@@ -452,6 +457,7 @@ def crashed_result(
         weights=weights,
         traceback=str(exc)[-20_000:] or None,
         attempts=1 + retries,
+        error_kind="worker_lost",
     )
 
 

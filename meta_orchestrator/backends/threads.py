@@ -87,7 +87,7 @@ class ThreadBackend(Backend):
             try:
                 result = self.runner.run(spec)
             except BaseException as exc:  # TrialRunner never raises for agents; keep the run alive
-                result = _escaped(spec, started, exc, self.runner.weights)
+                result = _escaped(spec, started, exc, self.runner.weights_for(spec.experiment))
             self._results.put((ticket, result))
 
 
@@ -103,4 +103,5 @@ def _escaped(
         error=f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}",
         weights=weights,
         traceback=traceback.format_exc(),
+        error_kind="exception",
     )

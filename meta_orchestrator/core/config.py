@@ -2,7 +2,9 @@
 
 Every model forbids unknown keys. ``load_config`` reports *all* problems at once, one line per field,
 each starting with the dotted path of the offending key (``experiments[1].mab_settings.strategy: must
-be one of ...``), and raises ``ConfigError`` before anything is written anywhere.
+be one of ...``), and raises ``ConfigError`` before anything is written anywhere. Datasets are read
+while the config loads, so a missing file or a bad line is such a problem too
+(``datasets.qa: data/qa.jsonl line 3: not valid JSON ...``); the loaded samples stay with the config.
 """
 
 from __future__ import annotations
@@ -15,8 +17,19 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, PositiveInt, PrivateAttr, ValidationError, model_validator
 
+from meta_orchestrator.core.config_datasets import (
+    check_dataset_use,
+    check_experiment_weights,
+    check_scorers_against_samples,
+    read_datasets,
+    scorer_metrics,
+)
+from meta_orchestrator.core.datasets import SOURCES, Dataset, LoadedSamples, dataset_config_type
+from meta_orchestrator.core.epochs import REDUCER_NAMES
 from meta_orchestrator.core.kinds import KINDS, kind_of, variant_config_type
 from meta_orchestrator.core.models import Name, Positive, Probability, StrictModel
+from meta_orchestrator.core.reply import DEFAULT_MAX_OUTPUT_BYTES
+from meta_orchestrator.core.scorers import SCORERS, label, scorer_config_type
 from meta_orchestrator.core.scoring import reward_model
 from meta_orchestrator.errors import ConfigError
 
@@ -28,6 +41,10 @@ BACKEND_NAMES: tuple[str, ...] = ("local", "threads", "ray")
 REWARD_NAMES: tuple[str, ...] = ("auto", "bernoulli", "gaussian")
 
 VariantConfig = variant_config_type()
+DatasetConfig = dataset_config_type()
+ScorerConfig = scorer_config_type()
+# Where a discriminated union's tag appears in an error's location, and the names it may take.
+_UNION_TAGS: dict[str, Any] = {"variants": KINDS, "datasets": SOURCES, "scorers": SCORERS}
 
 __all__ = [
     "BACKEND_NAMES",
@@ -36,10 +53,12 @@ __all__ = [
     "STRATEGY_NAMES",
     "BackendConfig",
     "Budget",
+    "DatasetConfig",
     "EarlyStop",
     "ExperimentConfig",
     "MabSettings",
     "RaySettings",
+    "ScorerConfig",
     "StorageSettings",
     "SuiteConfig",
     "TrialSettings",
@@ -72,36 +91,87 @@ class MabSettings(StrictModel):
 
 
 class ExperimentConfig(StrictModel):
+    """One experiment. Without a ``dataset`` a trial is "run the variant once with a seed"; with
+    one, every variant runs on the dataset's samples, ``epochs`` times each (``standard``: all of
+    them; ``mab``: ``total_trials`` of them, chosen by the bandit), judged by ``scorers``.
+
+    ``scoring_weights`` here replaces the run's for this experiment; with exactly one scorer and no
+    weights anywhere, the score is that scorer's value. ``reducer`` and ``pass_k`` say how the
+    per-sample reports reduce the epochs (``core.epochs``); ``pass_k`` defaults to ``epochs``.
+    """
+
     name: Name
     variants: Annotated[list[Name], Field(min_length=1)]
     enabled: bool = True
     orchestrator: Literal[ORCHESTRATOR_NAMES] = "standard"  # type: ignore[valid-type]
     trials_per_variant: PositiveInt | None = None
     mab_settings: MabSettings | None = None
+    dataset: Name | None = None
+    epochs: Annotated[int, Field(ge=1, le=10_000)] = 1
+    scorers: list[ScorerConfig] = Field(default_factory=list)  # type: ignore[valid-type]
+    scoring_weights: dict[Name, float] | None = None
+    reducer: Literal[REDUCER_NAMES] = "mean"  # type: ignore[valid-type]
+    pass_k: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _settings_match_orchestrator(self) -> ExperimentConfig:
         if len(set(self.variants)) != len(self.variants):
             raise ValueError("variants: each variant may appear only once")
-        if self.orchestrator == "standard" and self.trials_per_variant is None:
+        if self.orchestrator == "standard" and self.trials_per_variant is None and not self.dataset:
             raise ValueError("trials_per_variant: required when orchestrator is 'standard'")
         if self.orchestrator == "mab" and self.mab_settings is None:
             raise ValueError("mab_settings: required when orchestrator is 'mab'")
+        self._check_samples()
         return self
 
+    def _check_samples(self) -> None:
+        if self.dataset is not None and self.trials_per_variant is not None:
+            raise ValueError(
+                "trials_per_variant: not used with a dataset: every variant runs every sample "
+                "'epochs' times (use the dataset's limit for fewer)"
+            )
+        if self.dataset is None:
+            if self.epochs != 1:
+                raise ValueError("epochs: needs a dataset (without one, set trials_per_variant)")
+            if self.scorers:
+                raise ValueError("scorers: need a dataset (a scorer compares outputs with samples)")
+        if self.pass_k is not None and self.pass_k > self.epochs:
+            raise ValueError(f"pass_k: must be at most epochs ({self.epochs}), got {self.pass_k}")
+        labels = [label(s) for s in self.scorers]
+        for name in labels:
+            if labels.count(name) > 1:
+                raise ValueError(
+                    f"scorers: two scorers are named '{name}'; give one of them another 'name'"
+                )
+
     @property
-    def planned_trials(self) -> int:
+    def k(self) -> int:
+        """The k of pass@k and pass^k in reports."""
+        return self.pass_k or self.epochs
+
+    def planned_trials_over(self, samples: int | None) -> int:
+        """Trials planned over a dataset of ``samples`` samples (``None``: no dataset)."""
+        variants = len(self.variants)
+        if samples is None:
+            if self.orchestrator == "mab":
+                assert self.mab_settings is not None
+                return self.mab_settings.total_trials
+            assert self.trials_per_variant is not None
+            return self.trials_per_variant * variants
+        capacity = samples * self.epochs * variants
         if self.orchestrator == "mab":
             assert self.mab_settings is not None
-            return self.mab_settings.total_trials
-        assert self.trials_per_variant is not None
-        return self.trials_per_variant * len(self.variants)
+            return min(self.mab_settings.total_trials, capacity)
+        return capacity
 
 
 # ------------------------------------------------------------------------------- run-wide settings
 class TrialSettings(StrictModel):
+    """``max_output_bytes``: how much of each trial's ``output`` the store keeps (its JSON size)."""
+
     timeout_seconds: Positive | None = 60.0
     retries: Annotated[int, Field(ge=0, le=10)] = 0
+    max_output_bytes: Annotated[int, Field(ge=0, le=1 << 30)] = DEFAULT_MAX_OUTPUT_BYTES
 
 
 class Budget(StrictModel):
@@ -155,6 +225,7 @@ class SuiteConfig(StrictModel):
     seed: int = 0
     python_path: list[str] = Field(default_factory=lambda: ["."])
     variants: Annotated[dict[Name, VariantConfig], Field(min_length=1)]
+    datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)  # type: ignore[valid-type]
     scoring_weights: dict[Name, float] = Field(default_factory=lambda: {"success": 1.0})
     custom_metrics: list[Name] = Field(default_factory=list)
     experiments: Annotated[list[ExperimentConfig], Field(min_length=1)]
@@ -164,6 +235,35 @@ class SuiteConfig(StrictModel):
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _loaded: dict[str, tuple[str, LoadedSamples]] = PrivateAttr(default_factory=dict)
+    _selected: dict[str, Dataset] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_scorer_scores(cls, data: Any) -> Any:
+        """With no ``scoring_weights`` anywhere, an experiment with one scorer scores its value.
+
+        Written into the experiment, so the config snapshot (and a resume) says what was used.
+        """
+        if not isinstance(data, Mapping) or "scoring_weights" in data:
+            return data
+        experiments = data.get("experiments")
+        if not isinstance(experiments, list):
+            return data
+        changed = []
+        for experiment in experiments:
+            scorers = experiment.get("scorers") if isinstance(experiment, Mapping) else None
+            if (
+                isinstance(scorers, list)
+                and len(scorers) == 1
+                and isinstance(scorers[0], Mapping)
+                and experiment.get("scoring_weights") is None
+            ):
+                name = scorers[0].get("name") or scorers[0].get("type")
+                if isinstance(name, str):
+                    experiment = {**experiment, "scoring_weights": {name: 1.0}}
+            changed.append(experiment)
+        return {**data, "experiments": changed}
 
     @property
     def base_dir(self) -> Path:
@@ -176,12 +276,53 @@ class SuiteConfig(StrictModel):
 
     @property
     def planned_trials(self) -> int:
-        return sum(e.planned_trials for e in self.enabled_experiments)
+        return sum(self.experiment_trials(e) for e in self.enabled_experiments)
+
+    def experiment_trials(self, experiment: ExperimentConfig) -> int:
+        """The trials ``experiment`` plans in this run (over its dataset's selected samples)."""
+        size = None if experiment.dataset is None else len(self.dataset(experiment.dataset))
+        return experiment.planned_trials_over(size)
+
+    def dataset(self, name: str) -> Dataset:
+        """The samples dataset ``name`` gives this run (after ``sample_ids``, shuffle, ``limit``)."""
+        try:
+            return self._selected[name]
+        except KeyError:
+            raise ConfigError(
+                f"dataset '{name}' is not loaded (a config built without its datasets)"
+            ) from None
+
+    def attach_datasets(self, datasets: Mapping[str, Dataset]) -> None:
+        """Use these samples (a resumed run's, read from its store) instead of reading sources."""
+        self._selected.update(datasets)
+
+    def keep_dataset(self, name: str, key: str, loaded: LoadedSamples, selected: Dataset) -> None:
+        """Remember a dataset read while loading: every sample (``key`` names the source settings,
+        so an override that leaves them alone reuses them) and this run's selection."""
+        self._loaded[name] = (key, loaded)
+        self._selected[name] = selected
+
+    def weights_for(self, experiment: ExperimentConfig) -> dict[str, float]:
+        """The scoring weights of one experiment: its own, else the run's."""
+        if experiment.scoring_weights is not None:
+            return dict(experiment.scoring_weights)
+        return dict(self.scoring_weights)
 
     def known_metrics(self) -> set[str]:
         declared = set(BUILTIN_METRICS) | set(self.custom_metrics)
         for variant in self.variants.values():
             declared |= kind_of(variant).metrics(variant)
+        for experiment in self.experiments:
+            declared |= scorer_metrics(experiment)
+        return declared
+
+    def experiment_metrics(self, experiment: ExperimentConfig) -> set[str]:
+        """Metrics the trials of ``experiment`` can carry: built-in, declared, its scorers'."""
+        declared = set(BUILTIN_METRICS) | set(self.custom_metrics) | scorer_metrics(experiment)
+        for name in experiment.variants:
+            variant = self.variants.get(name)
+            if variant is not None:
+                declared |= kind_of(variant).metrics(variant)
         return declared
 
     def resolved_python_path(self) -> list[str]:
@@ -191,10 +332,44 @@ class SuiteConfig(StrictModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
     def with_overrides(self, **changes: Any) -> SuiteConfig:
-        """A copy with top-level fields replaced (``seed``, ``storage`` ...), validated again."""
-        data = self.model_dump(mode="python")
+        """A copy with top-level fields replaced (``seed``, ``storage`` ...), validated again.
+
+        Datasets whose source settings did not change are not read again.
+        """
+        data = self.model_dump(mode="python", exclude_unset=True)
         data.update(changes)
-        return build_config(data, base_dir=self.base_dir)
+        return build_config(data, base_dir=self.base_dir, loaded=self._loaded)
+
+    def with_selection(
+        self, limit: int | None = None, sample_ids: list[str] | None = None
+    ) -> SuiteConfig:
+        """A copy running fewer samples (``run --limit N`` / ``--sample ID``), written into the
+        config of every dataset an enabled experiment uses, so the snapshot says what ran."""
+        if limit is None and not sample_ids:
+            return self
+        used = sorted({e.dataset for e in self.enabled_experiments if e.dataset})
+        option = "--limit" if limit is not None else "--sample"
+        if not used:
+            raise ConfigError(
+                f"{option}: no enabled experiment has a dataset", [f"{option}: no dataset"]
+            )
+        data = self.model_dump(mode="python", exclude_unset=True)
+        for name in used:
+            current = self.datasets[name]
+            changes = data["datasets"][name]
+            if limit is not None:
+                changes["limit"] = min(limit, current.limit or limit)
+            if sample_ids:
+                chosen = current.sample_ids
+                outside = [i for i in sample_ids if chosen is not None and i not in chosen]
+                if outside:
+                    problem = (
+                        f"--sample: {', '.join(map(repr, outside))} not among "
+                        f"datasets.{name}.sample_ids"
+                    )
+                    raise ConfigError(problem, [problem])
+                changes["sample_ids"] = list(dict.fromkeys(sample_ids))
+        return build_config(data, base_dir=self.base_dir, loaded=self._loaded)
 
 
 # ----------------------------------------------------------------------------------------- loading
@@ -212,16 +387,28 @@ def load_config(source: str | Path | Mapping[str, Any]) -> SuiteConfig:
     return build_config(data, base_dir=path.resolve().parent, source=str(path))
 
 
-def parse_config_text(text: str, base_dir: Path | None = None) -> SuiteConfig:
-    """Validate config YAML given as text (the dashboard's editor uses this)."""
+def parse_config_text(
+    text: str, base_dir: Path | None = None, *, load_datasets: bool = True
+) -> SuiteConfig:
+    """Validate config YAML given as text (the dashboard's editor uses this; ``resume`` passes
+    ``load_datasets=False`` and attaches the samples its run stored)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", [f"<config>: not valid YAML: {exc}"]) from exc
-    return build_config(data, base_dir=base_dir or Path.cwd())
+    return build_config(data, base_dir=base_dir or Path.cwd(), load_datasets=load_datasets)
 
 
-def build_config(data: Any, *, base_dir: Path, source: str = "config") -> SuiteConfig:
+def build_config(
+    data: Any,
+    *,
+    base_dir: Path,
+    source: str = "config",
+    load_datasets: bool = True,
+    loaded: Mapping[str, tuple[str, LoadedSamples]] | None = None,
+) -> SuiteConfig:
+    """Validate ``data``; read its datasets unless ``load_datasets`` is false (``loaded`` holds
+    samples read before, reused for datasets whose source settings are unchanged)."""
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"{source}: the top level must be a mapping of keys", ["<root>: must be a mapping"]
@@ -233,6 +420,9 @@ def build_config(data: Any, *, base_dir: Path, source: str = "config") -> SuiteC
         raise _config_error(source, problems) from None
     config._base_dir = base_dir
     problems = _cross_check(config)
+    if load_datasets:
+        unreadable = read_datasets(config, dict(loaded or {}))
+        problems += unreadable or check_scorers_against_samples(config)
     if problems:
         raise _config_error(source, problems)
     return config
@@ -268,10 +458,12 @@ def _cross_check(config: SuiteConfig) -> list[str]:
                 f"scoring_weights.{metric}: unknown metric '{metric}' (known: "
                 f"{', '.join(sorted(known))}; declare your own under custom_metrics)"
             )
+    problems.extend(check_experiment_weights(config, known))
     problems.extend(_check_rewards(config))
     python_path = config.resolved_python_path()
     for name, variant in config.variants.items():
         problems.extend(kind_of(variant).check(name, variant, python_path))
+    problems.extend(check_dataset_use(config, python_path))
     return problems
 
 
@@ -281,7 +473,7 @@ def _check_rewards(config: SuiteConfig) -> list[str]:
         if experiment.mab_settings is None:
             continue
         try:
-            reward_model(experiment.mab_settings.reward, config.scoring_weights)
+            reward_model(experiment.mab_settings.reward, config.weights_for(experiment))
         except ValueError as exc:
             problems.append(f"experiments[{i}].mab_settings.reward: {exc}")
     return problems
@@ -300,7 +492,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     elif kind == "union_tag_invalid":
         message = f"type must be one of {ctx.get('expected_tags', '')} (got {ctx.get('tag')!r})"
     elif kind == "union_tag_not_found":
-        message = f"type is required (one of {', '.join(repr(k) for k in KINDS)})"
+        tags = next((t for c, t in _UNION_TAGS.items() if c in error["loc"]), KINDS)
+        message = f"type is required (one of {', '.join(repr(k) for k in tags)})"
     elif kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
         if ": " in message and not message.startswith(" "):
@@ -321,8 +514,8 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
         if isinstance(item, int):
             parts.append(f"[{item}]")
             continue
-        # A discriminated union puts the tag ('simulated', ...) into the path: drop it.
-        if i >= 2 and loc[i - 2] == "variants" and item in KINDS:
+        # A discriminated union puts the tag ('simulated', 'jsonl', 'exact') into the path: drop it.
+        if i >= 2 and item in _UNION_TAGS.get(str(loc[i - 2]), ()):
             continue
         parts.append(("." if parts else "") + str(item))
     return "".join(parts)

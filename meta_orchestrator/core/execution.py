@@ -1,7 +1,9 @@
-"""Running one trial: build the agent once, call it with a timeout, validate, score, never raise.
+"""Running one trial: build the agent once, call it with a timeout, judge, validate, score, never raise.
 
-``TrialRunner`` is what every backend executes; it is picklable (agents are rebuilt lazily in each
-process) so the same object runs inline, in a thread pool or on a Ray worker on another machine.
+``TrialRunner`` is what every backend executes; it is picklable (agents and scorers are rebuilt
+lazily in each process) so the same object runs inline, in a thread pool or on a Ray worker on
+another machine. On a dataset, the experiment's scorers judge the agent's ``output`` against the
+trial's sample here, on the worker, so scoring runs as parallel as the agents do.
 """
 
 from __future__ import annotations
@@ -13,12 +15,22 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from meta_orchestrator.core.config import SuiteConfig, VariantConfig
+from meta_orchestrator.core.config import ScorerConfig, SuiteConfig, VariantConfig
+from meta_orchestrator.core.datasets import Sample
 from meta_orchestrator.core.kinds import Agent, TrialTimeout, build_agent, kind_of
 from meta_orchestrator.core.paths import ensure_on_sys_path
+from meta_orchestrator.core.reply import (
+    DEFAULT_MAX_OUTPUT_BYTES,
+    exception_facts,
+    parse_reply,
+    truncate_output,
+)
+from meta_orchestrator.core.scorers import Score, ScoreFn, ScorerError, build_scorer, label
+from meta_orchestrator.core.scorers import scorer_kind as _scorer_kind
 from meta_orchestrator.core.scoring import (
     MalformedResult,
     failure_score,
@@ -26,6 +38,36 @@ from meta_orchestrator.core.scoring import (
     weighted_score,
 )
 from meta_orchestrator.core.trial import TrialResult, TrialSpec, TrialStatus
+
+
+@dataclass(frozen=True)
+class ExperimentScoring:
+    """How one experiment's trials are scored: its weights and its scorers (configs only)."""
+
+    weights: dict[str, float]
+    scorers: tuple[ScorerConfig, ...] = ()  # type: ignore[valid-type]
+
+
+@dataclass(frozen=True)
+class _BuiltScorer:
+    name: str
+    threshold: float
+    watchdog: bool
+    score: ScoreFn
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    metrics: dict[str, float]
+    explanation: str | None
+
+
+class _ScorerFailed(Exception):
+    """A scorer raised, hung or returned garbage: the trial is an ``error`` of kind ``scorer``."""
+
+    def __init__(self, message: str, trace: str | None = None) -> None:
+        super().__init__(message)
+        self.trace = trace
 
 
 class TrialRunner:
@@ -40,6 +82,8 @@ class TrialRunner:
         retries: int = 0,
         base_dir: Path | None = None,
         python_path: list[str] | None = None,
+        experiments: Mapping[str, ExperimentScoring] | None = None,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
         self.variants = dict(variants)
         self.weights = dict(weights)
@@ -47,7 +91,10 @@ class TrialRunner:
         self.retries = retries
         self.base_dir = base_dir or Path.cwd()
         self.python_path = list(python_path or [])
+        self.experiments = dict(experiments or {})
+        self.max_output_bytes = max_output_bytes
         self._agents: dict[str, Agent] = {}
+        self._scorers: dict[str, tuple[_BuiltScorer, ...]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -59,11 +106,19 @@ class TrialRunner:
             retries=config.trial.retries,
             base_dir=config.base_dir,
             python_path=config.resolved_python_path(),
+            experiments=experiment_scoring(config),
+            max_output_bytes=config.trial.max_output_bytes,
         )
+
+    def weights_for(self, experiment: str) -> dict[str, float]:
+        """The scoring weights of ``experiment`` (the run's when it has none of its own)."""
+        plan = self.experiments.get(experiment)
+        return plan.weights if plan is not None else self.weights
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_agents"] = {}
+        state["_scorers"] = {}
         state["_lock"] = None
         return state
 
@@ -87,11 +142,9 @@ class TrialRunner:
     def _attempt(self, spec: TrialSpec) -> TrialResult:
         started = time.time()
         t0 = time.perf_counter()
-        status = "ok"
-        metrics: dict[str, float] = {}
-        score: float | None = None
-        error: str | None = None
-        trace: str | None = None
+        plan = self.experiments.get(spec.experiment)
+        weights = plan.weights if plan is not None else self.weights
+        reply = None
         try:
             agent = self._agent(spec.variant)
             # Some kinds enforce the timeout themselves: a command kills its program.
@@ -99,39 +152,153 @@ class TrialRunner:
             timeout = None if own else self.timeout
             raw = call_with_timeout(agent, spec.agent_context(), timeout)
             latency = time.perf_counter() - t0
-            metrics = validate_metrics(spec.variant, raw, latency, self.weights)
-            score = weighted_score(metrics, self.weights)
+            reply = parse_reply(spec.variant, raw)
+            judged = None
+            if spec.sample is not None and (plan is None or plan.scorers):
+                judged = self._judge(spec, reply.output)
+            found = reply.metrics if judged is None else {**reply.metrics, **judged.metrics}
+            metrics = validate_metrics(spec.variant, found, latency, weights)
+            score = weighted_score(metrics, weights)
         except TrialTimeout as exc:
-            status, error = "timeout", str(exc)
+            return self._failed(spec, started, t0, "timeout", str(exc), "timeout")
+        except _ScorerFailed as exc:
+            return self._failed(spec, started, t0, "error", str(exc), "scorer", exc.trace, reply)
         except MalformedResult as exc:
-            status, error = "error", str(exc)
+            return self._failed(spec, started, t0, "error", str(exc), "malformed", None, reply)
         except (Exception, SystemExit) as exc:  # an agent's failure (even sys.exit) is data
-            status = "error"
+            kind, retries = exception_facts(exc)
             error = f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}"
             trace = traceback.format_exc()
-        if status != "ok":
-            return failed_trial(
-                spec,
-                status=status,
-                started=started,
-                latency=time.perf_counter() - t0,
-                error=error,
-                traceback=trace,
-                weights=self.weights,
-                node_id=current_node_id(),
-            )
-        return TrialResult.for_spec(
+            return self._failed(spec, started, t0, "error", error, kind, trace, retries=retries)
+        output, truncated = reply.output, False
+        if output is not None:
+            output, truncated = truncate_output(output, self.max_output_bytes)
+        sample = spec.sample
+        return TrialResult(  # positional: this runs once per trial, and keywords cost
+            spec.run_id,
+            spec.experiment,
+            spec.variant,
+            spec.index,
+            spec.seed,
+            "ok",
+            started,
+            started + latency,
+            latency,
+            metrics,
+            score,
+            None,  # error
+            None,  # traceback
+            1,  # attempts
+            current_node_id(),
+            None if sample is None else sample.id,
+            spec.epoch,
+            output,
+            truncated,
+            None if judged is None else judged.explanation,
+            reply.details,
+            reply.transient_retries,
+        )
+
+    def _failed(
+        self,
+        spec: TrialSpec,
+        started: float,
+        t0: float,
+        status: TrialStatus,
+        error: str,
+        kind: str,
+        trace: str | None = None,
+        reply: Any = None,
+        retries: int = 0,
+    ) -> TrialResult:
+        """The failed trial, keeping what the agent said (a scorer's failure is not the agent's)."""
+        output, truncated = (None, False)
+        if reply is not None:
+            output, truncated = truncate_output(reply.output, self.max_output_bytes)
+        return failed_trial(
             spec,
             status=status,
-            started_at=started,
-            ended_at=started + latency,
-            latency=latency,
-            metrics=metrics,
-            score=score,
+            started=started,
+            latency=time.perf_counter() - t0,
             error=error,
             traceback=trace,
+            weights=self.weights_for(spec.experiment),
             node_id=current_node_id(),
+            error_kind=kind,
+            output=output,
+            output_truncated=truncated,
+            details=reply.details if reply is not None else None,
+            transient_retries=reply.transient_retries if reply is not None else retries,
         )
+
+    def _judge(self, spec: TrialSpec, output: Any) -> _Judgement | None:
+        """Run the experiment's scorers on ``output``: their metrics and ``success`` (whether it
+        passed every scorer that gave a value); ``None`` when the experiment has no scorers."""
+        assert spec.sample is not None
+        scorers = self._scorers_for(spec.experiment)
+        if not scorers:
+            return None
+        metrics: dict[str, float] = {}
+        explanations = []
+        passed, judged = True, False
+        for scorer in scorers:
+            result = self._score_one(scorer, output, spec.sample)
+            if result.value is not None:
+                metrics[scorer.name] = result.value
+                judged = True
+                passed = passed and result.value >= scorer.threshold
+            metrics.update(result.metrics)
+            if result.explanation:
+                explanations.append(f"{scorer.name}: {result.explanation}")
+        if judged:
+            metrics["success"] = 1.0 if passed else 0.0
+        return _Judgement(metrics, "\n".join(explanations) or None)
+
+    def _score_one(self, scorer: _BuiltScorer, output: Any, sample: Sample) -> Score:
+        try:
+            if scorer.watchdog:
+                result = call_with_timeout(lambda _: scorer.score(output, sample), {}, self.timeout)
+            else:
+                result = scorer.score(output, sample)
+        except TrialTimeout:
+            raise _ScorerFailed(f"scorer '{scorer.name}' ran past {self.timeout}s") from None
+        except ScorerError as exc:
+            raise _ScorerFailed(str(exc)) from None
+        except Exception as exc:
+            raise _ScorerFailed(
+                f"scorer '{scorer.name}' raised {type(exc).__name__}: {exc}", traceback.format_exc()
+            ) from None
+        if not isinstance(result, Score):
+            raise _ScorerFailed(f"scorer '{scorer.name}' returned {type(result).__name__}")
+        return result
+
+    def _scorers_for(self, experiment: str) -> tuple[_BuiltScorer, ...]:
+        built = self._scorers.get(experiment)
+        if built is None:
+            plan = self.experiments.get(experiment)
+            with self._lock:
+                built = self._scorers.get(experiment)
+                if built is None:
+                    built = self._build_scorers(plan.scorers if plan is not None else ())
+                    self._scorers[experiment] = built
+        return built
+
+    def _build_scorers(self, configs: tuple[Any, ...]) -> tuple[_BuiltScorer, ...]:
+        ensure_on_sys_path(self.python_path)
+        built = []
+        for config in configs:
+            kind = _scorer_kind(config)
+            try:
+                score = build_scorer(config, self.base_dir, self.timeout)
+            except Exception as exc:  # e.g. a user scorer whose module fails on this worker
+                message = (
+                    f"scorer '{label(config)}' could not be built: {type(exc).__name__}: {exc}"
+                )
+                score = _broken(message)
+            built.append(
+                _BuiltScorer(label(config), config.pass_threshold, kind.needs_watchdog, score)
+            )
+        return tuple(built)
 
     def _agent(self, name: str) -> Agent:
         agent = self._agents.get(name)
@@ -145,6 +312,21 @@ class TrialRunner:
         return agent
 
 
+def experiment_scoring(config: SuiteConfig) -> dict[str, ExperimentScoring]:
+    """How each experiment of ``config`` scores its trials."""
+    return {
+        e.name: ExperimentScoring(config.weights_for(e), tuple(e.scorers))
+        for e in config.experiments
+    }
+
+
+def _broken(message: str) -> ScoreFn:
+    def score(output: Any, sample: Sample) -> Score:
+        raise ScorerError(message)
+
+    return score
+
+
 def failed_trial(
     spec: TrialSpec,
     *,
@@ -156,6 +338,11 @@ def failed_trial(
     traceback: str | None = None,
     attempts: int = 1,
     node_id: str | None = None,
+    error_kind: str | None = None,
+    output: Any = None,
+    output_truncated: bool = False,
+    details: dict[str, Any] | None = None,
+    transient_retries: int = 0,
 ) -> TrialResult:
     """The record of a trial that failed, wherever it failed (the runner, a thread, a Ray worker).
 
@@ -173,6 +360,13 @@ def failed_trial(
         traceback=traceback,
         attempts=attempts,
         node_id=node_id,
+        sample_id=spec.sample_id,
+        epoch=spec.epoch,
+        output=output,
+        output_truncated=output_truncated,
+        details=dict(details or {}),
+        transient_retries=transient_retries,
+        error_kind=error_kind,
     )
 
 

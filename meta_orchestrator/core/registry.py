@@ -71,6 +71,14 @@ def resolve_agent(ref: str) -> Any:
     return _REGISTRY[ref].obj
 
 
+def import_callable(ref: str) -> Any:
+    """The function or class ``"package.module:attr"`` names (a dataset loader, a scorer).
+
+    Raises ``ConfigError`` with a sentence saying what is wrong.
+    """
+    return _import_path(ref)
+
+
 def _import_path(ref: str) -> Any:
     module_name, _, attr_path = ref.partition(":")
     if not module_name or not attr_path:

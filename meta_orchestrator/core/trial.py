@@ -10,6 +10,8 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from meta_orchestrator.core.datasets.base import Sample
+
 TrialStatus = Literal["ok", "error", "timeout"]
 TRIAL_STATUSES: tuple[str, ...] = ("ok", "error", "timeout")
 
@@ -19,12 +21,25 @@ def trial_seed(run_seed: int, experiment: str, index: int) -> int:
     return zlib.crc32(f"{run_seed}:{experiment}:{index}".encode()) & 0x7FFFFFFF
 
 
+def sample_seed(run_seed: int, experiment: str, variant: str, sample_id: str, epoch: int) -> int:
+    """The seed of a trial on a sample: one per (variant, sample, epoch), whatever the dispatch order.
+
+    So a resumed run, a concurrent one and a sequential one give each attempt the same seed, and
+    epochs differ. The variant is part of it: two variants do not share their random draws, so
+    any agreement between them comes from the samples, as with real agents.
+    """
+    key = f"{run_seed}:{experiment}:{variant}:{sample_id}:{epoch}"
+    return zlib.crc32(key.encode()) & 0x7FFFFFFF
+
+
 @dataclass(frozen=True, slots=True)
 class TrialSpec:
     """One trial to run: which variant, with which seed, as which trial of which experiment.
 
     ``index`` is the trial's position in its experiment's dispatch order; together with ``run_id`` and
-    ``experiment`` it identifies the trial, which is how ``resume`` knows what is already done.
+    ``experiment`` it identifies the trial, which is how ``resume`` knows what is already done. On a
+    dataset, ``sample`` is the task (its target included, for the scorers; the agent sees it only
+    when ``expose_target``) and ``epoch`` which attempt at it this is.
     """
 
     run_id: str
@@ -33,10 +48,17 @@ class TrialSpec:
     index: int
     seed: int
     context: dict[str, Any] = field(default_factory=dict)
+    sample: Sample | None = None
+    epoch: int = 0
+    expose_target: bool = False
+
+    @property
+    def sample_id(self) -> str | None:
+        return None if self.sample is None else self.sample.id
 
     def agent_context(self) -> dict[str, Any]:
         """The dictionary an agent receives: trial identity plus whatever the orchestrator added."""
-        return {
+        context = {
             **self.context,
             "run_id": self.run_id,
             "experiment": self.experiment,
@@ -44,6 +66,10 @@ class TrialSpec:
             "trial_index": self.index,
             "seed": self.seed,
         }
+        if self.sample is not None:
+            context["sample"] = self.sample.for_agent(self.expose_target)
+            context["epoch"] = self.epoch
+        return context
 
 
 @dataclass(slots=True)
@@ -52,7 +78,13 @@ class TrialResult:
     nothing (``scoring.failure_score``); ``score`` is ``None`` only where no score could be given.
 
     ``metrics`` always holds the harness-measured ``latency`` (wall seconds) and, for a successful
-    trial, the agent's validated metrics. ``node_id`` names the machine (Ray node or host) that ran it.
+    trial, the agent's validated metrics and the scorers'. ``node_id`` names the machine (Ray node or
+    host) that ran it. On a dataset, ``sample_id`` and ``epoch`` say which attempt at which sample
+    this was. ``output`` is the agent's answer (any JSON; cut to the run's ``max_output_bytes``,
+    then ``output_truncated``), ``explanation`` what the scorers said about it, ``details`` the
+    non-numeric facts the agent reported. ``error_kind`` is a machine-readable failure reason
+    (``timeout``, ``malformed``, ``scorer``, ``exception``, or what the agent's exception carried);
+    ``transient_retries`` how often the agent retried transient faults (rate limits) itself.
     """
 
     run_id: str
@@ -70,6 +102,14 @@ class TrialResult:
     traceback: str | None = None
     attempts: int = 1
     node_id: str | None = None
+    sample_id: str | None = None
+    epoch: int = 0
+    output: Any = None
+    output_truncated: bool = False
+    explanation: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    transient_retries: int = 0
+    error_kind: str | None = None
 
     @classmethod
     def for_spec(cls, spec: TrialSpec, **fields: Any) -> TrialResult:

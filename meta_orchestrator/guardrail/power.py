@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -38,7 +38,7 @@ from meta_orchestrator.analysis.formatting import (
 )
 from meta_orchestrator.analysis.run_data import Moments, RunData, VariantData
 from meta_orchestrator.core.config import SuiteConfig, load_config
-from meta_orchestrator.core.execution import TrialRunner
+from meta_orchestrator.core.execution import TrialRunner, experiment_scoring
 from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.core.trial import TrialSpec, trial_seed
 
@@ -86,7 +86,8 @@ def pilot_runs(
     """Run ``trials`` trials of every variant of every enabled experiment, in this process.
 
     The seeds differ from any benchmark run's (they derive from ``seed`` and a ``pilot/`` prefix),
-    so the pilot is an independent sample of each variant's score distribution.
+    so the pilot is an independent sample of each variant's score distribution. On a dataset the
+    pilot cycles through its samples, so it draws from the same mix of easy and hard ones.
     """
     suite = config if isinstance(config, SuiteConfig) else load_config(config)
     runner = TrialRunner(
@@ -95,14 +96,22 @@ def pilot_runs(
         timeout=None,
         base_dir=suite.base_dir,
         python_path=suite.resolved_python_path(),
+        experiments=experiment_scoring(suite),
     )
     pilots = []
     for experiment in suite.enabled_experiments:
+        dataset = suite.dataset(experiment.dataset) if experiment.dataset else None
         for variant in experiment.variants:
             tag = f"pilot/{experiment.name}/{variant}"
             scores = np.empty(trials)
             for i in range(trials):
                 spec = TrialSpec("pilot", experiment.name, variant, i, trial_seed(seed, tag, i))
+                if dataset is not None:
+                    epoch, offset = divmod(i, len(dataset))
+                    sample = dataset.samples[offset]
+                    spec = replace(
+                        spec, sample=sample, epoch=epoch, expose_target=dataset.expose_target
+                    )
                 score = runner.run(spec).score
                 scores[i] = np.nan if score is None else score
             pilots.append(Pilot(experiment.name, variant, scores))
@@ -184,9 +193,9 @@ def planned_trials(config: SuiteConfig | str | Path) -> dict[Key, int]:
     """Trials per ``(experiment, variant)`` of the config's standard experiments."""
     suite = config if isinstance(config, SuiteConfig) else load_config(config)
     return {
-        (e.name, v): int(e.trials_per_variant)
+        (e.name, v): suite.experiment_trials(e) // len(e.variants)
         for e in suite.enabled_experiments
-        if e.trials_per_variant is not None
+        if e.orchestrator == "standard"
         for v in e.variants
     }
 

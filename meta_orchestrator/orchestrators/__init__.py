@@ -6,7 +6,7 @@ names come from ``core.config`` (``ORCHESTRATOR_NAMES``, ``STRATEGY_NAMES``), th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from meta_orchestrator.core.config import ExperimentConfig
 from meta_orchestrator.core.scoring import reward_model
@@ -36,16 +36,20 @@ __all__ = [
 
 
 def create_orchestrator(
-    experiment: ExperimentConfig, seed: int, weights: Mapping[str, float]
+    experiment: ExperimentConfig,
+    seed: int,
+    weights: Mapping[str, float],
+    samples: Sequence[str] | None = None,
 ) -> Orchestrator:
     """Build the orchestrator an experiment asks for, seeded from the run seed and its name.
 
-    Raises ``ConfigError`` for a reward model the scoring weights do not allow (``load_config``
-    reports the same problem first, through the same ``reward_model``).
+    ``samples`` are the ids of the experiment's dataset, in the dataset's order (the orchestrator
+    shuffles them once, with its seed). Raises ``ConfigError`` for a reward model the scoring
+    weights do not allow (``load_config`` reports the same problem first, through ``reward_model``).
     """
     experiment_seed = trial_seed(seed, experiment.name, -1)
     if experiment.orchestrator == "standard":
-        return StandardOrchestrator(experiment, experiment_seed)
+        return StandardOrchestrator(experiment, experiment_seed, samples)
     settings = experiment.mab_settings
     assert settings is not None
     cls = STRATEGIES[settings.strategy]
@@ -53,4 +57,6 @@ def create_orchestrator(
         bernoulli, scale = reward_model(settings.reward, weights)
     except ValueError as exc:
         raise ConfigError(f"mab_settings.reward: {exc}") from None
-    return cls(experiment, experiment_seed, bernoulli=bernoulli, reward_scale=scale)
+    return cls(
+        experiment, experiment_seed, bernoulli=bernoulli, reward_scale=scale, samples=samples
+    )

@@ -10,6 +10,11 @@ one pseudo-observation of the pooled variance so that an arm with two equal scor
 certain. A failed trial (error or timeout) is scored by the runner as one that achieved nothing;
 a result that reaches the bandit with no score at all counts as the worst reward seen so far.
 
+On a dataset, the bandit chooses the variant and the sample is that variant's next one: every
+variant walks the same sample sequence (``orchestrators.samples.SampleWalks``), so any two share
+their first ``min(n_a, n_b)`` samples and can be compared pairwise; a variant that has walked the
+whole sequence (every sample, every epoch) is no longer chosen.
+
 Delayed feedback: with many trials in flight, UCB counts pending pulls in its exploration bonus, and
 Thompson sampling draws afresh for every dispatch, so concurrent dispatches spread over the plausible
 arms instead of piling onto one. Every arm is tried before any is exploited.
@@ -18,7 +23,7 @@ arms instead of piling onto one. Every arm is tried before any is exploited.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -26,6 +31,7 @@ from meta_orchestrator.core.config import STRATEGY_NAMES, ExperimentConfig, MabS
 from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.orchestrators.base import Orchestrator, Proposal
+from meta_orchestrator.orchestrators.samples import SampleWalks
 
 _POSTERIOR_DRAWS = 4000
 
@@ -43,8 +49,9 @@ class BanditOrchestrator(Orchestrator):
         *,
         bernoulli: bool = False,
         reward_scale: float = 1.0,
+        samples: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(experiment, seed)
+        super().__init__(experiment, seed, samples)
         assert experiment.mab_settings is not None
         self.settings: MabSettings = experiment.mab_settings
         self.bernoulli = bernoulli
@@ -54,41 +61,54 @@ class BanditOrchestrator(Orchestrator):
         self._worst = math.inf
         self._best = -math.inf
         self._dispatched = 0
+        self.walks = SampleWalks(self.samples, self.variants) if self.samples is not None else None
 
     @property
     def planned_trials(self) -> int:
-        return self.settings.total_trials
+        if self.samples is None:
+            return self.settings.total_trials
+        return min(self.settings.total_trials, self.samples.length * len(self.variants))
 
     @property
     def strategy(self) -> str:
         return self.strategy_name
 
     def restore(self, results: Iterable[TrialResult]) -> None:
-        super().restore(results)
+        super().restore(self.walks.restore(results) if self.walks is not None else results)
         self._dispatched = self.done
 
     # ----------------------------------------------------------------------------- dispatching
     def _choose(self) -> Proposal | None:
         if self._dispatched >= self.planned_trials:
             return None
-        untried = [v for v in self.variants if self.arms[v].n + self.pending[v] < self._min_pulls]
-        if untried:
-            variant = min(
-                untried, key=lambda v: (self.arms[v].n + self.pending[v], self.variants.index(v))
-            )
-        elif any(self.arms[v].n < self._min_pulls for v in self.variants):
-            # Every arm has a first pull in flight: spread further dispatches evenly until
-            # feedback arrives rather than guess from no data.
-            variant = min(
-                self.variants,
-                key=lambda v: (self.arms[v].n + self.pending[v], self.variants.index(v)),
-            )
-        else:
-            variant = self._pick_arm()
+        # Samples an interrupt left undone go first: the variants' sequences stay without gaps.
+        variant = self.walks.gap_variant() if self.walks is not None else None
+        if variant is None:
+            variant = self._choose_variant()
+        if variant is None:
+            return None
         self._dispatched += 1
         index = self._next_index
         self._next_index += 1
-        return Proposal(index, variant)
+        if self.walks is None:
+            return Proposal(index, variant)
+        sample_id, epoch = self.walks.take(variant)
+        return Proposal(index, variant, sample_id, epoch)
+
+    def _choose_variant(self) -> str | None:
+        walks = self.walks
+        candidates = [v for v in self.variants if walks is None or walks.has_next(v)]
+        if not candidates:
+            return None
+        order = self.variants.index
+        untried = [v for v in candidates if self.arms[v].n + self.pending[v] < self._min_pulls]
+        if untried:
+            return min(untried, key=lambda v: (self.arms[v].n + self.pending[v], order(v)))
+        if any(self.arms[v].n < self._min_pulls for v in candidates):
+            # Every arm has a first pull in flight: spread further dispatches evenly until
+            # feedback arrives rather than guess from no data.
+            return min(candidates, key=lambda v: (self.arms[v].n + self.pending[v], order(v)))
+        return self._pick_arm(candidates)
 
     @property
     def _min_pulls(self) -> int:
@@ -98,7 +118,8 @@ class BanditOrchestrator(Orchestrator):
         stop = self.settings.early_stop
         return max(floor, stop.min_trials_per_variant) if stop is not None else floor
 
-    def _pick_arm(self) -> str:
+    def _pick_arm(self, candidates: list[str]) -> str:
+        """The arm to pull among ``candidates`` (every variant, unless some walked their dataset)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------- feedback
@@ -166,11 +187,11 @@ class EpsilonGreedy(BanditOrchestrator):
 
     strategy_name = "epsilon_greedy"
 
-    def _pick_arm(self) -> str:
+    def _pick_arm(self, candidates: list[str]) -> str:
         if self.rng.random() < self.settings.epsilon:
-            return self.variants[int(self.rng.integers(len(self.variants)))]
+            return candidates[int(self.rng.integers(len(candidates)))]
         means = self._means()
-        return max(self.variants, key=lambda v: (means[v], -self.variants.index(v)))
+        return max(candidates, key=lambda v: (means[v], -self.variants.index(v)))
 
 
 class UCB1(BanditOrchestrator):
@@ -184,7 +205,7 @@ class UCB1(BanditOrchestrator):
 
     strategy_name = "ucb1"
 
-    def _pick_arm(self) -> str:
+    def _pick_arm(self, candidates: list[str]) -> str:
         total = sum(a.n for a in self.arms.values()) + sum(self.pending.values())
         spread = 1.0 if self.bernoulli else max(math.sqrt(self._pooled_variance()), 1e-12)
         log_total = math.log(max(total, 2))
@@ -193,7 +214,7 @@ class UCB1(BanditOrchestrator):
             pulls = self.arms[v].n + self.pending[v]
             return self.arms[v].mean + self.settings.ucb_c * spread * math.sqrt(log_total / pulls)
 
-        return max(self.variants, key=lambda v: (upper(v), -self.variants.index(v)))
+        return max(candidates, key=lambda v: (upper(v), -self.variants.index(v)))
 
 
 class ThompsonSampling(BanditOrchestrator):
@@ -201,9 +222,11 @@ class ThompsonSampling(BanditOrchestrator):
 
     strategy_name = "thompson_sampling"
 
-    def _pick_arm(self) -> str:
+    def _pick_arm(self, candidates: list[str]) -> str:
         draws = self.posterior_draws(1)[0]
-        return self.variants[int(np.argmax(draws))]
+        if len(candidates) == len(self.variants):
+            return self.variants[int(np.argmax(draws))]
+        return max(candidates, key=lambda v: draws[self.variants.index(v)])
 
 
 STRATEGIES: dict[str, type[BanditOrchestrator]] = {

@@ -20,6 +20,11 @@ What may be called when:
 * ``stop(reason)`` at any time; the first reason is kept and nothing more is proposed. Pending
   trials may still be observed.
 
+On a dataset (``samples`` given), every proposal also names a sample and an epoch, and the
+orchestrator keeps variants paired: each (variant, sample, epoch) is proposed exactly once over the
+life of the experiment, resumes included, and every variant walks the same sample sequence
+(``orchestrators.samples``).
+
 Not thread-safe: one driver thread calls every method. None of them raises for a trial's failure
 (a failed trial is a result with status ``error`` or ``timeout``); a ``ValueError`` from ``observe``
 means the driver broke the contract (a result for an experiment it does not run).
@@ -29,19 +34,23 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from meta_orchestrator.core.config import ExperimentConfig
 from meta_orchestrator.core.trial import TrialResult
+from meta_orchestrator.orchestrators.samples import SampleOrder
 
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
-    """One trial to dispatch: its index in the experiment and the variant that runs it."""
+    """One trial to dispatch: its index in the experiment, the variant that runs it and, on a
+    dataset, the sample it runs on and which epoch (attempt) at that sample it is."""
 
     index: int
     variant: str
+    sample_id: str | None = None
+    epoch: int = 0
 
 
 class Orchestrator(ABC):
@@ -56,10 +65,15 @@ class Orchestrator(ABC):
 
     kind: str = "orchestrator"
 
-    def __init__(self, experiment: ExperimentConfig, seed: int) -> None:
+    def __init__(
+        self, experiment: ExperimentConfig, seed: int, samples: Sequence[str] | None = None
+    ) -> None:
         self.experiment = experiment
         self.variants: list[str] = list(experiment.variants)
         self.seed = seed
+        self.samples: SampleOrder | None = (
+            SampleOrder(samples, experiment.epochs, seed) if samples else None
+        )
         self.pending: Counter[str] = Counter()
         self.completed: Counter[str] = Counter()
         self.stop_reason: str | None = None

@@ -34,6 +34,7 @@ from meta_orchestrator.store.reader import (
     LogLine,
     RunRecord,
     RunStore,
+    SampleOutcome,
     VariantAggregate,
 )
 from meta_orchestrator.store.writer import COMMIT_INTERVAL, NewRun, StoreWriter
@@ -49,6 +50,7 @@ __all__ = [
     "NewRun",
     "RunRecord",
     "RunStore",
+    "SampleOutcome",
     "StoreWriter",
     "VariantAggregate",
 ]

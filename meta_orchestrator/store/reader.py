@@ -11,10 +11,11 @@ import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meta_orchestrator.core.datasets import Sample
 from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import RunNotFoundError
@@ -54,6 +55,10 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class ExperimentRecord:
+    """One experiment of a run. ``dataset`` (``None`` without one), its ``dataset_fingerprint``,
+    ``epochs`` and ``scoring`` (weights, scorers, reducer, k) are ``None`` / 1 / ``{}`` in stores
+    written before datasets existed."""
+
     run_id: str
     position: int
     name: str
@@ -63,6 +68,26 @@ class ExperimentRecord:
     planned_trials: int
     status: str
     stop_reason: str | None
+    dataset: str | None = None
+    dataset_fingerprint: str | None = None
+    epochs: int = 1
+    scoring: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleOutcome:
+    """How one variant did on one sample over its epochs: counts and the score's sum."""
+
+    variant: str
+    sample_id: str
+    trials: int
+    successes: int
+    errors: int
+    score_sum: float
+
+    @property
+    def pass_rate(self) -> float:
+        return self.successes / self.trials if self.trials else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +152,14 @@ class RunStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._conn = connect_for_reading(self.path)
+        self._columns: dict[str, set[str]] = {}
+
+    def _has(self, table: str, column: str) -> bool:
+        """Whether the store has ``table.column`` (older schemas lack what later ones added)."""
+        if table not in self._columns:
+            rows = self._conn.execute(f"PRAGMA table_info({table})").fetchall()
+            self._columns[table] = {row[1] for row in rows}
+        return column in self._columns[table]
 
     def close(self) -> None:
         self._conn.close()
@@ -163,6 +196,7 @@ class RunStore:
         rows = self._conn.execute(
             "SELECT * FROM experiments WHERE run_id = ? ORDER BY position", (run_id,)
         )
+        samples = self._has("experiments", "dataset")
         return [
             ExperimentRecord(
                 run_id=row["run_id"],
@@ -174,9 +208,82 @@ class RunStore:
                 planned_trials=row["planned_trials"],
                 status=row["status"],
                 stop_reason=row["stop_reason"],
+                dataset=row["dataset"] if samples else None,
+                dataset_fingerprint=row["dataset_fingerprint"] if samples else None,
+                epochs=row["epochs"] if samples else 1,
+                scoring=json.loads(row["scoring_json"]) if samples and row["scoring_json"] else {},
             )
             for row in rows
         ]
+
+    # ---------------------------------------------------------------------------------- samples
+    def datasets(self, run_id: str) -> list[str]:
+        """Names of the datasets whose samples the run stored."""
+        if not self._has("samples", "sample_id"):
+            return []
+        rows = self._conn.execute(
+            "SELECT DISTINCT dataset FROM samples WHERE run_id = ? ORDER BY dataset", (run_id,)
+        )
+        return [row[0] for row in rows]
+
+    def samples(self, run_id: str, dataset: str) -> Iterator[Sample]:
+        """The run's samples of ``dataset`` in their order (none in a store without samples)."""
+        if not self._has("samples", "sample_id"):
+            return
+        cursor = self._conn.execute(
+            "SELECT sample_id, input_json, target_json, metadata_json FROM samples "
+            "WHERE run_id = ? AND dataset = ? ORDER BY position",
+            (run_id, dataset),
+        )
+        for row in cursor:
+            target = None if row[2] is None else json.loads(row[2])
+            yield Sample(row[0], json.loads(row[1]), target, json.loads(row[3]))
+
+    def sample_outcomes(
+        self, run_id: str, experiment: str, dataset: str, variant: str | None = None
+    ) -> Iterator[tuple[Sample, list[SampleOutcome]]]:
+        """Each stored sample of ``dataset`` in order, with how each variant did on it so far.
+
+        Streamed: one sample's rows at a time, however large the run. A sample no trial reached
+        yet comes with an empty list. Success counts trials that finished ``ok`` with ``success``
+        1, as the success rate does.
+        """
+        if not self._has("samples", "sample_id"):
+            return
+        only = "AND variant = :variant" if variant is not None else ""
+        cursor = self._conn.execute(
+            f"""
+            WITH outcome AS (
+                SELECT sample_id, variant, COUNT(*) AS n,
+                       COALESCE(SUM(CASE WHEN status = 'ok' THEN success ELSE 0 END), 0) AS c,
+                       SUM(status != 'ok') AS errors, COALESCE(SUM(score), 0.0) AS score_sum
+                FROM trials
+                WHERE run_id = :run AND experiment = :exp AND sample_id IS NOT NULL {only}
+                GROUP BY sample_id, variant
+            )
+            SELECT s.sample_id, s.input_json, s.target_json, s.metadata_json,
+                   o.variant, o.n, o.c, o.errors, o.score_sum
+            FROM samples s LEFT JOIN outcome o ON o.sample_id = s.sample_id
+            WHERE s.run_id = :run AND s.dataset = :dataset
+            ORDER BY s.position, o.variant
+            """,
+            {"run": run_id, "exp": experiment, "dataset": dataset, "variant": variant},
+        )
+        sample: Sample | None = None
+        outcomes: list[SampleOutcome] = []
+        for row in cursor:
+            if sample is None or row[0] != sample.id:
+                if sample is not None:
+                    yield sample, outcomes
+                target = None if row[2] is None else json.loads(row[2])
+                sample = Sample(row[0], json.loads(row[1]), target, json.loads(row[3]))
+                outcomes = []
+            if row[4] is not None:
+                outcomes.append(
+                    SampleOutcome(row[4], row[0], row[5], int(row[6]), int(row[7] or 0), row[8])
+                )
+        if sample is not None:
+            yield sample, outcomes
 
     # ----------------------------------------------------------------------------------- trials
     def trial_count(self, run_id: str, experiment: str | None = None) -> int:
@@ -196,8 +303,9 @@ class RunStore:
             sql += " AND experiment = ?"
             params.append(experiment)
         cursor = self._conn.execute(sql + " ORDER BY seq", params)
+        convert = _trial if self._has("trials", "sample_id") else _legacy_trial
         for row in cursor:
-            yield row["seq"], _trial(row)
+            yield row["seq"], convert(row)
 
     def completed_indices(self, run_id: str, experiment: str) -> set[int]:
         rows = self._conn.execute(
@@ -430,6 +538,36 @@ def _run(row: sqlite3.Row) -> RunRecord:
 
 
 def _trial(row: sqlite3.Row) -> TrialResult:
+    output, details = row["output_json"], row["details_json"]
+    return TrialResult(
+        run_id=row["run_id"],
+        experiment=row["experiment"],
+        variant=row["variant"],
+        index=row["trial_index"],
+        seed=row["seed"],
+        status=row["status"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        latency=row["latency"],
+        metrics=json.loads(row["metrics_json"]),
+        score=row["score"],
+        error=row["error"],
+        traceback=row["traceback"],
+        attempts=row["attempts"],
+        node_id=row["node_id"],
+        sample_id=row["sample_id"],
+        epoch=row["epoch"],
+        output=None if output is None else json.loads(output),
+        output_truncated=bool(row["output_truncated"]),
+        explanation=row["explanation"],
+        details={} if details is None else json.loads(details),
+        transient_retries=row["transient_retries"],
+        error_kind=row["error_kind"],
+    )
+
+
+def _legacy_trial(row: sqlite3.Row) -> TrialResult:
+    """A trial of a store written before samples existed (schema 1 or 2)."""
     return TrialResult(
         run_id=row["run_id"],
         experiment=row["experiment"],

@@ -3,15 +3,33 @@
 ``SCHEMA_VERSION`` is stored in ``PRAGMA user_version``; a file without our tables is "not a run store".
 ``SCHEMA`` creates the newest layout; ``MIGRATIONS[v]`` brings a store of version ``v`` to ``v + 1``
 (the writer applies them in order, in one transaction, before it writes anything). Readers open
-older stores as they are: every column a migration adds reads as ``NULL`` there.
+older stores as they are: every column a migration adds reads as ``NULL`` (or its default) there,
+and a table a newer schema adds reads as empty.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE runs ADD COLUMN results_dir TEXT",),
+    2: (),  # placeholder for schema 3 (run ownership), added on another branch
+    # 4: samples. Trials know their sample, epoch, output and failure kind; experiments their
+    # dataset; the new ``samples`` table is created by SCHEMA, which runs after the migrations.
+    3: (
+        "ALTER TABLE trials ADD COLUMN sample_id TEXT",
+        "ALTER TABLE trials ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE trials ADD COLUMN output_json TEXT",
+        "ALTER TABLE trials ADD COLUMN output_truncated INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE trials ADD COLUMN explanation TEXT",
+        "ALTER TABLE trials ADD COLUMN details_json TEXT",
+        "ALTER TABLE trials ADD COLUMN transient_retries INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE trials ADD COLUMN error_kind TEXT",
+        "ALTER TABLE experiments ADD COLUMN dataset TEXT",
+        "ALTER TABLE experiments ADD COLUMN dataset_fingerprint TEXT",
+        "ALTER TABLE experiments ADD COLUMN epochs INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE experiments ADD COLUMN scoring_json TEXT",
+    ),
 }
 
 SCHEMA = """
@@ -47,6 +65,10 @@ CREATE TABLE IF NOT EXISTS experiments (
     planned_trials  INTEGER NOT NULL,
     status          TEXT NOT NULL DEFAULT 'pending',
     stop_reason     TEXT,
+    dataset         TEXT,
+    dataset_fingerprint TEXT,
+    epochs          INTEGER NOT NULL DEFAULT 1,
+    scoring_json    TEXT,
     PRIMARY KEY (run_id, name)
 );
 
@@ -69,9 +91,28 @@ CREATE TABLE IF NOT EXISTS trials (
     traceback       TEXT,
     attempts        INTEGER NOT NULL DEFAULT 1,
     node_id         TEXT,
+    sample_id       TEXT,
+    epoch           INTEGER NOT NULL DEFAULT 0,
+    output_json     TEXT,
+    output_truncated INTEGER NOT NULL DEFAULT 0,
+    explanation     TEXT,
+    details_json    TEXT,
+    transient_retries INTEGER NOT NULL DEFAULT 0,
+    error_kind      TEXT,
     UNIQUE (run_id, experiment, trial_index)
 );
 CREATE INDEX IF NOT EXISTS trials_by_variant ON trials (run_id, experiment, variant);
+
+CREATE TABLE IF NOT EXISTS samples (
+    run_id          TEXT NOT NULL REFERENCES runs(id),
+    dataset         TEXT NOT NULL,
+    sample_id       TEXT NOT NULL,
+    position        INTEGER NOT NULL,
+    input_json      TEXT NOT NULL,
+    target_json     TEXT,
+    metadata_json   TEXT NOT NULL,
+    PRIMARY KEY (run_id, dataset, sample_id)
+);
 
 CREATE TABLE IF NOT EXISTS logs (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -16,10 +16,12 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meta_orchestrator.core.datasets import Sample
 from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import StoreError
 from meta_orchestrator.store.connection import connect_for_writing
@@ -31,10 +33,17 @@ _ROWS_PER_STATEMENT = 500  # fewer if the SQLite build allows fewer bound variab
 
 _INSERT_TRIAL = """
 INSERT OR IGNORE INTO trials (run_id, experiment, variant, trial_index, seed, status, started_at,
-    ended_at, latency, score, success, cost, metrics_json, error, traceback, attempts, node_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ended_at, latency, score, success, cost, metrics_json, error, traceback, attempts, node_id,
+    sample_id, epoch, output_json, output_truncated, explanation, details_json, transient_retries,
+    error_kind)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _INSERT_LOG = "INSERT INTO logs (run_id, ts, level, message) VALUES (?, ?, ?, ?)"
+_INSERT_SAMPLE = """
+INSERT OR IGNORE INTO samples (run_id, dataset, sample_id, position, input_json, target_json,
+    metadata_json)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,26 @@ def trial_row(result: TrialResult) -> tuple[Any, ...]:
         result.traceback,
         result.attempts,
         result.node_id,
+        result.sample_id,
+        result.epoch,
+        None if result.output is None else _any_json(result.output),
+        1 if result.output_truncated else 0,
+        result.explanation,
+        _any_json(result.details) if result.details else None,
+        result.transient_retries,
+        result.error_kind,
+    )
+
+
+def sample_row(run_id: str, dataset: str, position: int, sample: Sample) -> tuple[Any, ...]:
+    return (
+        run_id,
+        dataset,
+        sample.id,
+        position,
+        _any_json(sample.input),
+        None if sample.target is None else _any_json(sample.target),
+        _any_json(sample.metadata),
     )
 
 
@@ -86,6 +115,17 @@ def _finite_or_none(value: float | None) -> float | None:
 
 
 _encode_json = json.JSONEncoder(allow_nan=False, default=float).encode
+
+
+_encode_any = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+def _any_json(value: Any) -> str:
+    """JSON of a value the runner checked to be JSON; anything else is kept as its text."""
+    try:
+        return _encode_any(value)
+    except (TypeError, ValueError):
+        return _encode_any(repr(value))
 
 
 def _metrics_json(metrics: dict[str, float]) -> str:
@@ -105,6 +145,14 @@ class _Statement:
         self.sql = sql
         self.params = params
         self.done = threading.Event()
+
+
+class _Rows(_Statement):
+    """Many rows of one statement, written in the same transaction: all of them or none."""
+
+    def __init__(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        super().__init__(sql, ())
+        self.rows = rows
 
 
 class StoreWriter:
@@ -162,13 +210,45 @@ class StoreWriter:
         strategy: str | None,
         variants: list[str],
         planned_trials: int,
+        *,
+        dataset: str | None = None,
+        dataset_fingerprint: str | None = None,
+        epochs: int = 1,
+        scoring: dict[str, Any] | None = None,
     ) -> None:
+        """Record an experiment once. ``scoring`` is how its trials are scored and reduced
+        (weights, scorer names, reducer, k): what reports need to read its trials right."""
         self.execute(
             """INSERT INTO experiments (run_id, position, name, orchestrator, strategy, variants_json,
-                   planned_trials) VALUES (?, ?, ?, ?, ?, ?, ?)
+                   planned_trials, dataset, dataset_fingerprint, epochs, scoring_json)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (run_id, name) DO NOTHING""",
-            (run_id, position, name, orchestrator, strategy, json.dumps(variants), planned_trials),
+            (
+                run_id,
+                position,
+                name,
+                orchestrator,
+                strategy,
+                json.dumps(variants),
+                planned_trials,
+                dataset,
+                dataset_fingerprint,
+                epochs,
+                None if scoring is None else json.dumps(scoring),
+            ),
         )
+
+    def add_samples(self, run_id: str, dataset: str, samples: Iterable[Sample]) -> None:
+        """Store a run's samples of one dataset, in order, in one transaction (a crash leaves all
+        or none of them; a second call adds nothing), and wait until they are committed: a run's
+        trials never refer to samples the store lacks."""
+        self._check()
+        rows = [sample_row(run_id, dataset, i, sample) for i, sample in enumerate(samples)]
+        statement = _Rows(_INSERT_SAMPLE, rows)
+        self._queue.put(statement)
+        self._wake.set()
+        statement.done.wait()
+        self._check()
 
     def set_experiment_status(
         self, run_id: str, name: str, status: str, stop_reason: str | None = None
@@ -286,7 +366,10 @@ class StoreWriter:
                         self._insert_rows(sql, [row for _, row in group])
                         continue
                     for item in group:
-                        if isinstance(item, _Statement):
+                        if isinstance(item, _Rows):
+                            if item.rows:
+                                self._insert_rows(item.sql, item.rows)
+                        elif isinstance(item, _Statement):
                             self._conn.execute(item.sql, item.params)
         except sqlite3.Error as exc:  # surfaced to the orchestrating thread on its next call
             self._error = exc

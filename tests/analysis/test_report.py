@@ -94,8 +94,10 @@ def test_results_json_holds_every_trial_in_the_documented_format(run_suite, open
         "run",
         "scoring_weights",
         "experiments",
+        "samples",
         "trials",
     ]
+    assert data["samples"] == []  # no dataset
     assert (data["format"], data["format_version"]) == ("meta-orchestrator/results", 1)
     assert data["run"] == dataclasses.asdict(store.get_run(run_id))
     assert data["scoring_weights"] == {"success": 1.0, "cost": -2.0}

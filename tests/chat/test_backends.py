@@ -41,4 +41,4 @@ def test_rate_limited_trials_complete_on_every_backend(
     assert sorted(t.index for t in trials) == list(range(6))
     assert all(t.ok for t in trials), [t.error for t in trials if not t.ok]
     assert proxy.counters.rate_limited >= 1 and proxy.counters.delivered == 6
-    assert sum(t.metrics["transient_retries"] for t in trials) == proxy.counters.injected
+    assert sum(t.transient_retries for t in trials) == proxy.counters.injected

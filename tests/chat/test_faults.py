@@ -64,7 +64,7 @@ def test_rate_limits_and_dropped_connections_lose_and_duplicate_nothing(
     counters = proxy.counters
     assert counters.rate_limited >= 3 and counters.reset + counters.cut >= 1
     assert counters.delivered == 20  # exactly one answer reached each trial: nothing duplicated
-    assert sum(t.metrics["transient_retries"] for t in trials) == counters.injected
+    assert sum(t.transient_retries for t in trials) == counters.injected
     assert all(t.attempts == 1 for t in trials)  # transient retries are not attempts
     assert_retry_after_honoured(proxy)
 

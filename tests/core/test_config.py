@@ -237,7 +237,9 @@ def test_shipped_default_config_is_valid_with_a_standard_and_a_mab_experiment() 
     assert kinds == {"standard", "mab"}
     assert len(config.variants) >= 3
     assert all(v.type == "simulated" for v in config.variants.values())
-    assert config.planned_trials == sum(e.planned_trials for e in config.enabled_experiments)
+    assert config.planned_trials == sum(
+        config.experiment_trials(e) for e in config.enabled_experiments
+    )
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
