@@ -35,8 +35,8 @@ from meta_orchestrator.core.scorers import scorer_kind as _scorer_kind
 from meta_orchestrator.core.scoring import (
     MalformedResult,
     failure_score,
+    trial_score,
     validate_metrics,
-    weighted_score,
 )
 from meta_orchestrator.core.trial import TrialResult, TrialSpec, TrialStatus
 
@@ -162,7 +162,7 @@ class TrialRunner:
                 judged = self._judge(spec, reply.output)
             found = reply.metrics if judged is None else {**reply.metrics, **judged.metrics}
             metrics = validate_metrics(spec.variant, found, latency, weights)
-            score = weighted_score(metrics, weights)
+            score = trial_score(spec.variant, metrics, weights)
         except TrialTimeout as exc:
             return self._failed(spec, started, t0, "timeout", str(exc), "timeout")
         except _ScorerFailed as exc:
