@@ -145,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, default=8501)
     dashboard.add_argument("--db", help=DB_HELP)
     dashboard.add_argument("--config-dir", default=".", help="where the launcher finds configs")
+    dashboard.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host beyond loopback (anyone with the token can then launch runs)",
+    )
+    dashboard.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name the dashboard answers besides the loopback names (repeatable; '*': any)",
+    )
     dashboard.set_defaults(handler=_dashboard)
 
     serve = commands.add_parser(
@@ -494,7 +506,13 @@ def _dashboard(args: argparse.Namespace) -> int:
     from meta_orchestrator.dashboard import launch
 
     return launch(
-        host=args.host, port=args.port, db=store_path(args.db), config_dir=args.config_dir
+        host=args.host,
+        port=args.port,
+        db=store_path(args.db),
+        config_dir=args.config_dir,
+        allow_remote=args.allow_remote,
+        allowed_hosts=args.allow_host,
+        announce=lambda line: err.print(escape(line), soft_wrap=True),
     )
 
 

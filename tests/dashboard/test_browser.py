@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from meta_orchestrator.dashboard.guard import TOKEN_ENV
 from meta_orchestrator.store import RunStore
 
 from .helpers import slow_config, write_config
@@ -29,6 +30,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
+TOKEN = "browser-test-token"  # the dashboard takes $META_ORCHESTRATOR_DASHBOARD_TOKEN as its token
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 TIMEOUT_MS = 45_000
 
@@ -61,7 +63,11 @@ def start_dashboard(db: Path, config_dir: Path, log: Path) -> tuple[subprocess.P
     ]  # fmt: skip
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, TOKEN_ENV: TOKEN},
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -113,7 +119,7 @@ def test_live_run_launcher_and_compare_in_chromium(served: tuple[str, Path, Path
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.set_default_timeout(TIMEOUT_MS)
-        page.goto(url)
+        page.goto(f"{url}/?token={TOKEN}")  # the page sets the cookie later loads carry
         page.get_by_text("No run store at").wait_for()  # nothing has run yet
         page.screenshot(path=ARTIFACTS / "0-empty-store.png")
 
