@@ -112,6 +112,11 @@ class ExperimentSummary:
         return sum(v.trials for v in self.variants)
 
     @property
+    def none_succeeded(self) -> bool:
+        """Trials were recorded and none succeeded: no variant leads, whatever the scores say."""
+        return self.trials > 0 and not any(v.success_rate for v in self.variants)
+
+    @property
     def best(self) -> VariantSummary | None:
         """The rank-1 variant, or ``None`` when no variant has a scored trial."""
         if self.variants and self.variants[0].mean_score is not None:
@@ -231,17 +236,31 @@ def compare_with_best(
 
 
 def run_leader(store: RunStore, run_id: str) -> str | None:
-    """The best-scoring variant of the run's first experiment with a scored trial, or ``None``.
+    """The best-scoring variant of the run's first experiment in which a trial succeeded, or
+    ``None``: where every trial failed, the least bad score leads nothing.
 
     Cheap enough to call for every row of a run list: one aggregate query per experiment.
     """
     for record in store.experiments(run_id):
-        scored = [
-            a for a in store.variant_aggregates(run_id, record.name) if a.score_mean is not None
-        ]
-        if scored:
+        aggregates = store.variant_aggregates(run_id, record.name)
+        scored = [a for a in aggregates if a.score_mean is not None]
+        if scored and any(a.successes > 0 for a in aggregates):
             return min(scored, key=lambda a: (-(a.score_mean or 0.0), a.variant)).variant
     return None
+
+
+def no_trial_succeeded(store: RunStore, run_id: str) -> bool:
+    """Whether the run recorded trials and not one of them succeeded (the CLI then exits 1)."""
+    aggregates = [
+        a
+        for record in store.experiments(run_id)
+        for a in store.variant_aggregates(run_id, record.name)
+    ]
+    return (
+        bool(aggregates)
+        and sum(a.trials for a in aggregates) > 0
+        and not any(a.successes > 0 for a in aggregates)
+    )
 
 
 def scoring_weights(config_yaml: str) -> dict[str, float]:
