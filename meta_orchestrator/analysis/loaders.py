@@ -26,7 +26,8 @@ from meta_orchestrator.store import RunStore
 
 
 def load_run(ref: str | Path, db: str | Path | None = None) -> RunData:
-    """A run from a run folder, a ``results.json``, or a run id looked up in the store ``db``.
+    """A run from a run folder, a ``results.json``, or a run id looked up in the store ``db`` (a
+    unique prefix, ``latest`` and ``latest~N`` too: ``RunStore.resolve_run_id``).
 
     Raises ``RunNotFoundError`` when nothing matches and ``ComparisonError`` for a file that is not
     a meta-orchestrator results file.
@@ -38,7 +39,7 @@ def load_run(ref: str | Path, db: str | Path | None = None) -> RunData:
     looks_like_path = text.endswith(".json") or "/" in text or os.sep in text
     if db is not None and Path(db).is_file() and not looks_like_path:
         with RunStore(db) as store:
-            return run_data_from_store(store, text)
+            return run_data_from_store(store, store.resolve_run_id(text))
     where = f"and no run store at {db} to look it up in" if db is not None else "(no --db given)"
     if looks_like_path:
         raise RunNotFoundError(f"{ref}: no such run folder or results.json")
