@@ -199,14 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow a --host beyond loopback (anyone with the token can then launch runs)",
+        help="allow a --host beyond loopback, with a warning: anyone with the token can then "
+        "launch runs (default: refuse, exit 2)",
     )
     dashboard.add_argument(
         "--allow-host",
         action="append",
-        default=[],
         metavar="NAME",
-        help="a Host name the dashboard answers besides the loopback names (repeatable; '*': any)",
+        help="a Host name the dashboard answers besides the loopback names (repeatable; '*': "
+        "any; default: loopback names and --host only)",
     )
     dashboard.set_defaults(handler=_dashboard)
 
@@ -709,7 +710,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         db=store_path(args.db),
         config_dir=args.config_dir,
         allow_remote=args.allow_remote,
-        allowed_hosts=args.allow_host,
+        allowed_hosts=args.allow_host or [],
         announce=lambda line: err.print(escape(line), soft_wrap=True),
     )
 
