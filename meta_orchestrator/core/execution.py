@@ -23,6 +23,7 @@ from meta_orchestrator.core.config import ScorerConfig, SuiteConfig, VariantConf
 from meta_orchestrator.core.datasets import Sample
 from meta_orchestrator.core.kinds import Agent, TrialTimeout, build_agent, kind_of
 from meta_orchestrator.core.paths import ensure_on_sys_path
+from meta_orchestrator.core.registry import import_modules
 from meta_orchestrator.core.reply import (
     DEFAULT_MAX_OUTPUT_BYTES,
     exception_facts,
@@ -34,8 +35,8 @@ from meta_orchestrator.core.scorers import scorer_kind as _scorer_kind
 from meta_orchestrator.core.scoring import (
     MalformedResult,
     failure_score,
+    trial_score,
     validate_metrics,
-    weighted_score,
 )
 from meta_orchestrator.core.trial import TrialResult, TrialSpec, TrialStatus
 
@@ -82,6 +83,7 @@ class TrialRunner:
         retries: int = 0,
         base_dir: Path | None = None,
         python_path: list[str] | None = None,
+        modules: list[str] | None = None,
         experiments: Mapping[str, ExperimentScoring] | None = None,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
@@ -91,6 +93,7 @@ class TrialRunner:
         self.retries = retries
         self.base_dir = base_dir or Path.cwd()
         self.python_path = list(python_path or [])
+        self.modules = list(modules or [])  # the config's ``modules``: they register agents
         self.experiments = dict(experiments or {})
         self.max_output_bytes = max_output_bytes
         self._agents: dict[str, Agent] = {}
@@ -106,6 +109,7 @@ class TrialRunner:
             retries=config.trial.retries,
             base_dir=config.base_dir,
             python_path=config.resolved_python_path(),
+            modules=config.modules,
             experiments=experiment_scoring(config),
             max_output_bytes=config.trial.max_output_bytes,
         )
@@ -190,7 +194,7 @@ class TrialRunner:
                 judged = self._judge(spec, reply.output)
             found = reply.metrics if judged is None else {**reply.metrics, **judged.metrics}
             metrics = validate_metrics(spec.variant, found, latency, weights)
-            score = weighted_score(metrics, weights)
+            score = trial_score(spec.variant, metrics, weights)
         except TrialTimeout as exc:
             return self._failed(spec, started, t0, "timeout", str(exc), "timeout")
         except _ScorerFailed as exc:
@@ -317,6 +321,7 @@ class TrialRunner:
 
     def _build_scorers(self, configs: tuple[Any, ...]) -> tuple[_BuiltScorer, ...]:
         ensure_on_sys_path(self.python_path)
+        import_modules(self.modules)
         built = []
         for config in configs:
             kind = _scorer_kind(config)
@@ -339,6 +344,7 @@ class TrialRunner:
                 agent = self._agents.get(name)
                 if agent is None:
                     ensure_on_sys_path(self.python_path)
+                    import_modules(self.modules)
                     agent = build_agent(self.variants[name], self.base_dir, self.timeout)
                     self._agents[name] = agent
         return agent
