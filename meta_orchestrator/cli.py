@@ -307,7 +307,7 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _power_arguments(parser: argparse.ArgumentParser) -> None:
-    from meta_orchestrator.guardrail import power
+    from meta_orchestrator.guardrail import defaults as power  # not .power: it loads scipy
 
     parser.add_argument(
         "config",
