@@ -90,7 +90,9 @@ def clustered_mean_from_sums(
     se = math.sqrt(max(0.0, variance))
     df = clusters - 1
     half = float(_scipy_stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return ClusteredMean(int(total), clusters, mean, se, df, Interval(mean - half, mean + half), naive)
+    return ClusteredMean(
+        int(total), clusters, mean, se, df, Interval(mean - half, mean + half), naive
+    )
 
 
 def clustered_mean(

@@ -281,7 +281,9 @@ def compare_paired_with_best(
     best, others = ranked[0], ranked[1:]
     tests = []
     for other in others:
-        rows = list(store.paired_sample_scores(record.run_id, record.name, best.variant, other.variant))
+        rows = list(
+            store.paired_sample_scores(record.run_id, record.name, best.variant, other.variant)
+        )
         left_out = (best.clusters or 0) + (other.clusters or 0) - 2 * len(rows)
         tests.append(
             paired_comparison([r[1] for r in rows], [r[2] for r in rows], left_out=left_out)

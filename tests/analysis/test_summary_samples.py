@@ -88,7 +88,9 @@ def test_paired_comparisons_on_epochs(run_suite, open_store) -> None:
         assert c.p_wilcoxon == pytest.approx(stats.wilcoxon(y - x).pvalue)
         assert c.correlation == pytest.approx(stats.pearsonr(x, y).statistic)
         half = stats.t.ppf(0.975, 29) * stats.sem(y - x)
-        assert (c.ci_low, c.ci_high) == pytest.approx((np.mean(y - x) - half, np.mean(y - x) + half))
+        assert (c.ci_low, c.ci_high) == pytest.approx(
+            (np.mean(y - x) - half, np.mean(y - x) + half)
+        )
         p_values.append(c.p_value)
     assert [c.p_holm for c in summary.comparisons] == pytest.approx(holm_adjust(p_values))
     markdown = render_summary_markdown(summarize_run(store, run_id))
@@ -142,5 +144,8 @@ def test_bandit_pairs_the_matched_prefix_and_says_allocation_was_adaptive(
         y = np.array([np.mean(b[s]) for s in sorted(a)])
         assert c.p_value == pytest.approx(stats.ttest_rel(y, x).pvalue, nan_ok=True)
     markdown = render_summary_markdown(summarize_run(store, run_id))
-    assert "Adaptive allocation" in markdown and "means of rarely chosen variants are biased" in markdown
+    assert (
+        "Adaptive allocation" in markdown
+        and "means of rarely chosen variants are biased" in markdown
+    )
     assert "pair only the samples both variants ran" in markdown
