@@ -67,6 +67,8 @@ class RunData:
     summary_markdown: str | None = None
     # experiment -> its dataset's fingerprint (``None``: the experiment ran without a dataset)
     fingerprints: Mapping[str, str | None] = field(default_factory=dict)
+    # (experiment, variant, metric) -> values that were not finite numbers, so not in ``variants``.
+    unusable: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
 
     @property
     def trials(self) -> int:

@@ -139,6 +139,11 @@ class ExperimentSummary:
         return sum(v.trials for v in self.variants)
 
     @property
+    def none_succeeded(self) -> bool:
+        """Trials were recorded and none succeeded: no variant leads, whatever the scores say."""
+        return self.trials > 0 and not any(v.success_rate for v in self.variants)
+
+    @property
     def adaptive(self) -> bool:
         """A bandit chose the variants: unequal counts, and biased means for rarely chosen ones."""
         return self.orchestrator == "mab"
@@ -313,17 +318,31 @@ def compare_paired_with_best(
 
 
 def run_leader(store: RunStore, run_id: str) -> str | None:
-    """The best-scoring variant of the run's first experiment with a scored trial, or ``None``.
+    """The best-scoring variant of the run's first experiment in which a trial succeeded, or
+    ``None``: where every trial failed, the least bad score leads nothing.
 
     Cheap enough to call for every row of a run list: one aggregate query per experiment.
     """
     for record in store.experiments(run_id):
-        scored = [
-            a for a in store.variant_aggregates(run_id, record.name) if a.score_mean is not None
-        ]
-        if scored:
+        aggregates = store.variant_aggregates(run_id, record.name)
+        scored = [a for a in aggregates if a.score_mean is not None]
+        if scored and any(a.successes > 0 for a in aggregates):
             return min(scored, key=lambda a: (-(a.score_mean or 0.0), a.variant)).variant
     return None
+
+
+def no_trial_succeeded(store: RunStore, run_id: str) -> bool:
+    """Whether the run recorded trials and not one of them succeeded (the CLI then exits 1)."""
+    aggregates = [
+        a
+        for record in store.experiments(run_id)
+        for a in store.variant_aggregates(run_id, record.name)
+    ]
+    return (
+        bool(aggregates)
+        and sum(a.trials for a in aggregates) > 0
+        and not any(a.successes > 0 for a in aggregates)
+    )
 
 
 def scoring_weights(config_yaml: str) -> dict[str, float]:

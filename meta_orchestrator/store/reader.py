@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ EXPORT_COLUMNS = (
     "latency", "score", "success", "cost", "metrics_json", "error", "attempts", "node_id",
 )  # fmt: skip
 HISTOGRAM_COLUMNS = ("latency", "cost", "score")
+_LATEST = re.compile(r"latest(?:~(\d+))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +206,48 @@ class RunStore:
         if row is None:
             raise RunNotFoundError(f"no run '{run_id}' in {self.path}")
         return _run(row)
+
+    def resolve_run_id(self, ref: str) -> str:
+        """The full id ``ref`` names: an exact id, a unique prefix, ``latest`` or ``latest~N``.
+
+        ``latest`` is the most recently started run and ``latest~N`` the one N runs before it, as
+        git's ``HEAD~N`` counts back; a prefix must match exactly one run (git's short hashes).
+        Raises ``RunNotFoundError`` naming the store, and for an ambiguous prefix the runs it
+        matches.
+        """
+        text = ref.strip()
+        match = _LATEST.fullmatch(text)
+        if match:
+            back = int(match[1] or 0)
+            row = self._conn.execute(
+                "SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?", (back,)
+            ).fetchone()
+            if row is None:
+                total = self.run_count()
+                raise RunNotFoundError(
+                    f"'{ref}': the store {self.path} holds {total} run{'' if total == 1 else 's'}"
+                )
+            return str(row[0])
+        if not text:
+            raise RunNotFoundError("an empty run id names no run")
+        if self._conn.execute("SELECT 1 FROM runs WHERE id = ?", (text,)).fetchone():
+            return text
+        rows = self._conn.execute(
+            "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started_at DESC LIMIT 6",
+            (len(text), text),
+        ).fetchall()
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if not rows:
+            raise RunNotFoundError(
+                f"no run '{ref}' in {self.path} (`meta-orchestrator runs` lists the runs; "
+                "a unique prefix, latest or latest~N also names one)"
+            )
+        shown = ", ".join(str(r[0]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        raise RunNotFoundError(
+            f"run id prefix '{ref}' is ambiguous in {self.path}: it matches {shown}; "
+            "give more characters"
+        )
 
     def experiments(self, run_id: str) -> list[ExperimentRecord]:
         rows = self._conn.execute(
