@@ -295,6 +295,12 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
         help="treat a higher metric as worse (default for latency and cost)",
     )
     parser.add_argument(
+        "--allow-different-samples",
+        action="store_true",
+        help="compare runs whose datasets differ (fingerprints) with unpaired Welch tests "
+        "instead of exiting 2",
+    )
+    parser.add_argument(
         "--markdown",
         metavar="FILE",
         help="also write the comparison as Markdown to this file (default: not written)",
@@ -682,6 +688,7 @@ def _compare(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         max_regression=args.max_regression,
         higher_is_better=args.higher_is_better,
+        allow_different_samples=args.allow_different_samples,
         markdown=args.markdown,
         json_path=args.json,
         allow_partial=args.allow_partial,
