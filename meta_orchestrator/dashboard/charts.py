@@ -35,8 +35,11 @@ def _color(variants: list[str], legend: bool = True) -> Spec:
     return encoding
 
 
-def score_over_time(series: pd.DataFrame, variants: list[str] | None = None) -> Spec:
-    """Running mean score of each variant against trials completed, with its 95% band.
+def score_over_time(
+    series: pd.DataFrame, variants: list[str] | None = None, band: str = "95% CI"
+) -> Spec:
+    """Running mean score of each variant against trials completed, with its band (named by
+    ``band``: a fixed-sample ``95% CI`` or an anytime-valid band).
 
     ``series`` has ``variant, trials, n, mean, low, high`` (``RunView.series_frame``).
     """
@@ -63,7 +66,7 @@ def score_over_time(series: pd.DataFrame, variants: list[str] | None = None) -> 
                         "field": "mean",
                         "type": "quantitative",
                         "scale": y_scale,
-                        "title": "running mean score (95% CI)",
+                        "title": f"running mean score ({band})",
                     },
                     "color": color,
                     "tooltip": [
@@ -75,13 +78,13 @@ def score_over_time(series: pd.DataFrame, variants: list[str] | None = None) -> 
                             "field": "low",
                             "type": "quantitative",
                             "format": ".3f",
-                            "title": "CI low",
+                            "title": f"{band} low",
                         },
                         {
                             "field": "high",
                             "type": "quantitative",
                             "format": ".3f",
-                            "title": "CI high",
+                            "title": f"{band} high",
                         },
                     ],
                 },

@@ -424,6 +424,19 @@ class RunStore:
         ).fetchone()
         return int(row[0])
 
+    def score_sequence(
+        self, run_id: str, experiment: str, after_seq: int = 0
+    ) -> Iterator[tuple[int, str, float | None]]:
+        """``(seq, variant, score)`` of an experiment's trials in commit order, after ``after_seq``:
+        what a confidence sequence needs, which depends on the order the scores came in."""
+        cursor = self._conn.execute(
+            "SELECT seq, variant, score FROM trials WHERE run_id = ? AND experiment = ? "
+            "AND seq > ? ORDER BY seq",
+            (run_id, experiment, after_seq),
+        )
+        for row in cursor:
+            yield int(row[0]), str(row[1]), None if row[2] is None else float(row[2])
+
     def bucket_sums(self, run_id: str, upto: int, buckets: int) -> list[BucketSums]:
         """Per (experiment, variant, bucket) sums of the run's trials with ``seq <= upto``.
 
