@@ -142,3 +142,36 @@ def distribution(histogram: pd.DataFrame, title: str, variants: list[str] | None
         },
     }
     return _with_data(spec, histogram)
+
+
+def pass_rate_heatmap(grid: pd.DataFrame, variants: list[str] | None = None) -> Spec:
+    """Variant x sample pass rates (``sample, variant, pass rate, passed, attempts, difficulty
+    rank``, ``dashboard.samples_data``): samples left to right from the hardest."""
+    spec = {
+        "height": max(80, 28 * len(variants or grid["variant"].unique())),
+        "mark": {"type": "rect"},
+        "encoding": {
+            "x": {
+                "field": "sample",
+                "type": "ordinal",
+                "sort": {"field": "difficulty rank", "order": "ascending"},
+                "title": "samples, hardest first",
+                "axis": {"labels": False, "ticks": False},
+            },
+            "y": {"field": "variant", "type": "nominal", "title": None, "sort": variants},
+            "color": {
+                "field": "pass rate",
+                "type": "quantitative",
+                "scale": {"domain": [0, 1], "scheme": "redyellowgreen"},
+                "title": "pass rate",
+            },
+            "tooltip": [
+                {"field": "sample", "type": "nominal"},
+                {"field": "variant", "type": "nominal"},
+                {"field": "pass rate", "type": "quantitative", "format": ".0%"},
+                {"field": "passed", "type": "quantitative"},
+                {"field": "attempts", "type": "quantitative"},
+            ],
+        },
+    }
+    return _with_data(spec, grid)

@@ -24,7 +24,7 @@ from meta_orchestrator.analysis.summary import (
     RunSummary,
     run_leader,
 )
-from meta_orchestrator.dashboard import anytime_view, charts, launcher
+from meta_orchestrator.dashboard import anytime_view, charts, launcher, samples_view
 from meta_orchestrator.dashboard.common import Settings, formatted, shown_errors
 from meta_orchestrator.dashboard.data import (
     EXPORT_LIMIT,
@@ -286,7 +286,14 @@ def _finished_tabs(store: RunStore, record: RunRecord, summary: RunSummary) -> N
     """Details of a finished run. Only the open tab is computed and drawn (lazy tabs), so the
     histograms cost nothing until asked for: a finished run's page opens faster."""
     names = ["summary.md", "Latency & cost", "Config snapshot", "Log", "Download trials"]
+    sampled = samples_view.with_datasets(store.experiments(record.id))
+    if sampled:
+        names.insert(1, "Samples")
     tabs = dict(zip(names, st.tabs(names, key="run_tabs", on_change="rerun"), strict=True))
+    if sampled:
+        with tabs["Samples"]:
+            if tabs["Samples"].open:
+                samples_view.render_samples(store, record, sampled)
     with tabs["Latency & cost"]:
         if tabs["Latency & cost"].open:
             for experiment in summary.experiments:
