@@ -95,7 +95,7 @@ class ConfidenceSequence:
     """A streaming (1 - alpha) confidence sequence for the mean of values in ``[low, high]``.
 
     ``add`` one value (the bandit's stop rule) or ``extend`` by many at once (the dashboard: one
-    numpy pass per refresh); both run the same formula. They raise ``ValueError`` for a value
+    numpy pass per refresh); the same formula, in scalar and vectorised form. They raise ``ValueError`` for a value
     outside the bounds: the guarantee rests on them, so a caller must decide what an out-of-range
     value means rather than have it clipped silently.
     """
@@ -115,7 +115,31 @@ class ConfidenceSequence:
         return self._sums.n
 
     def add(self, value: float) -> None:
-        self.extend(np.array([value], dtype=float))
+        """One value: the scalar form of ``_advance`` (numpy's per-call cost would be 20x the
+        arithmetic here, and a bandit adds every trial); tested equal to ``extend``."""
+        if not self.low <= value <= self.high:
+            raise ValueError(f"value {value} is outside the bounds [{self.low}, {self.high}]")
+        x = (value - self.low) / (self.high - self.low)
+        sums, t = self._sums, self._sums.n + 1
+        mu_before = (0.5 + sums.total) / t
+        sigma2_before = (0.25 + sums.squares) / t
+        log_term = math.log(2 / self.alpha)
+        lam = min(math.sqrt(2 * log_term / (sigma2_before * t * math.log1p(t))), LAMBDA_CAP)
+        total = sums.total + x
+        self._sums = _Sums(
+            t,
+            total,
+            sums.squares + (x - (0.5 + total) / (t + 1)) ** 2,
+            sums.lambdas + lam,
+            sums.weighted + lam * x,
+            sums.penalty + 4 * (x - mu_before) ** 2 * (-math.log1p(-lam) - lam) / 4,
+        )
+        centre = self._sums.weighted / self._sums.lambdas
+        margin = (log_term + self._sums.penalty) / self._sums.lambdas
+        low, high = max(0.0, centre - margin), min(1.0, centre + margin)
+        if self.intersect:
+            low, high = max(low, self._band[0]), min(high, self._band[1])
+        self._band = (low, high)
 
     def extend(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Take in ``values`` in order; return the band after each, in the values' units."""
