@@ -13,6 +13,7 @@ import json
 import streamlit as st
 
 from meta_orchestrator.analysis.formatting import escape_text
+from meta_orchestrator.core.datasets import Sample
 from meta_orchestrator.dashboard import charts
 from meta_orchestrator.dashboard.samples_data import (
     HEATMAP_SAMPLES,
@@ -118,15 +119,7 @@ def _sample_page(
             f"No sample `{escape_text(sample_id)}` in dataset `{escape_text(experiment.dataset or '')}`."
         )
         return
-    st.caption("Input")
-    st.code(_pretty(sample.input), language="json" if not isinstance(sample.input, str) else "text")
-    st.caption("Target")
-    st.code(
-        _pretty(sample.target), language="json" if not isinstance(sample.target, str) else "text"
-    )
-    if sample.metadata:
-        st.caption("Metadata")
-        st.code(_pretty(sample.metadata), language="json")
+    show_sample(sample)
     st.caption(f"{len(trials)} trials on this sample (every variant, every epoch)")
     st.dataframe(
         trials,
@@ -134,6 +127,16 @@ def _sample_page(
         width="stretch",
         column_config={"score": st.column_config.NumberColumn(format="%.4g")},
     )
+
+
+def show_sample(sample: Sample) -> None:
+    """A sample's input, target and metadata, each in a code block (shown verbatim)."""
+    for title, value in (("Input", sample.input), ("Target", sample.target)):
+        st.caption(title)
+        st.code(_pretty(value), language="text" if isinstance(value, str) else "json")
+    if sample.metadata:
+        st.caption("Metadata")
+        st.code(_pretty(sample.metadata), language="json")
 
 
 def _pretty(value: object) -> str:
