@@ -1,7 +1,9 @@
 """Command line: parse arguments, call the library, map errors to exit codes.
 
-Exit codes: 0 success; 1 the run failed (or ``compare`` found a significant regression);
-2 bad config, bad arguments or bad input; 130 interrupted by Ctrl-C (the run can be resumed).
+Exit codes: 0 success; 1 the run failed, or some of its trials ended because a model endpoint kept
+failing (``rate_limited`` / ``unavailable``: the results are incomplete), or ``compare`` found a
+significant regression; 2 bad config, bad arguments or bad input; 130 interrupted by Ctrl-C (the
+run can be resumed).
 """
 
 from __future__ import annotations
@@ -287,6 +289,13 @@ def _execute(start: Callable[[RunListener], str], quiet: bool) -> int:
             err.print(f"completed trials are kept in run {listener.run_id}")
         return EXIT_FAILED
     print(run_id)
+    if listener.endpoint_failures:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(listener.endpoint_failures.items()))
+        err.print(
+            f"[bold red]incomplete:[/] {sum(listener.endpoint_failures.values())} trial(s) ended "
+            f"because the model endpoint kept failing ({counts}); see the run's summary.md"
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -304,17 +313,25 @@ def _log_to(console: Console, quiet: bool) -> None:
 
 
 class _RunIdListener(RunListener):
-    """Remembers the run id (for the interrupt message) and forwards to the progress bar."""
+    """Remembers the run id (for the interrupt message), counts the trials an endpoint failed
+    (for the exit code) and forwards to the progress bar."""
 
     def __init__(self, inner: RunListener | None) -> None:
+        from meta_orchestrator.core.llm.retry import TRANSIENT_KINDS
+
         self.inner = inner or RunListener()
         self.run_id: str | None = None
+        self.endpoint_failures: dict[str, int] = {}
+        self._transient = TRANSIENT_KINDS
 
     def on_run_start(self, run_id: str, planned: int, done: int) -> None:
         self.run_id = run_id
         self.inner.on_run_start(run_id, planned, done)
 
     def on_trial(self, result: TrialResult, leaderboard: Leaderboard) -> None:
+        if not result.ok and result.error_kind in self._transient:
+            kind = result.error_kind
+            self.endpoint_failures[kind] = self.endpoint_failures.get(kind, 0) + 1
         self.inner.on_trial(result, leaderboard)
 
     def on_run_end(self, run_id: str, status: str) -> None:
