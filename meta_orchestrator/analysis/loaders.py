@@ -26,7 +26,8 @@ from meta_orchestrator.store import RunStore
 
 
 def load_run(ref: str | Path, db: str | Path | None = None) -> RunData:
-    """A run from a run folder, a ``results.json``, or a run id looked up in the store ``db``.
+    """A run from a run folder, a ``results.json``, or a run id looked up in the store ``db`` (a
+    unique prefix, ``latest`` and ``latest~N`` too: ``RunStore.resolve_run_id``).
 
     Raises ``RunNotFoundError`` when nothing matches and ``ComparisonError`` for a file that is not
     a meta-orchestrator results file.
@@ -38,7 +39,7 @@ def load_run(ref: str | Path, db: str | Path | None = None) -> RunData:
     looks_like_path = text.endswith(".json") or "/" in text or os.sep in text
     if db is not None and Path(db).is_file() and not looks_like_path:
         with RunStore(db) as store:
-            return run_data_from_store(store, text)
+            return run_data_from_store(store, store.resolve_run_id(text))
     where = f"and no run store at {db} to look it up in" if db is not None else "(no --db given)"
     if looks_like_path:
         raise RunNotFoundError(f"{ref}: no such run folder or results.json")
@@ -82,6 +83,7 @@ def run_data_from_results(
         status=str(run.get("status", "?")),
         git_commit=run.get("git_commit"),
         summary_markdown=summary_markdown,
+        unusable=collector.unusable,
     )
 
 
@@ -104,6 +106,7 @@ def run_data_from_store(store: RunStore, run_id: str, *, summary: bool = True) -
         status=record.status,
         git_commit=record.git_commit,
         summary_markdown=render_summary_markdown(summarize_run(store, run_id)) if summary else None,
+        unusable=collector.unusable,
     )
 
 
@@ -114,6 +117,7 @@ class _Collector:
         self.trials: dict[Key, int] = {}
         self.ok: dict[Key, int] = {}
         self.running: dict[Key, dict[str, RunningMoments]] = {}
+        self.unusable: dict[tuple[str, str, str], int] = {}
 
     def add(
         self,
@@ -131,6 +135,9 @@ class _Collector:
         def add(name: str, value: Any) -> None:
             if _is_number(value):
                 running.setdefault(name, RunningMoments()).add(float(value))
+            elif value is not None:  # text, NaN: counted, so the gate can refuse to judge
+                where = (experiment, variant, name)
+                self.unusable[where] = self.unusable.get(where, 0) + 1
 
         # Every trial has a score (a failed one scores as achieving nothing) and a latency.
         add("score", score)

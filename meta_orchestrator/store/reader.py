@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ EXPORT_COLUMNS = (
     "latency", "score", "success", "cost", "metrics_json", "error", "attempts", "node_id",
 )  # fmt: skip
 HISTOGRAM_COLUMNS = ("latency", "cost", "score")
+_LATEST = re.compile(r"latest(?:~(\d+))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,19 @@ class SampleOutcome:
     @property
     def pass_rate(self) -> float:
         return self.successes / self.trials if self.trials else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSums:
+    """One variant's sums on one sample over its epochs: what a clustered standard error needs."""
+
+    variant: str
+    sample_id: str
+    trials: int
+    score_n: int
+    score_sum: float
+    score_sq: float
+    successes: float  # trials that finished ok with success 1, over all ``trials``
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +207,48 @@ class RunStore:
             raise RunNotFoundError(f"no run '{run_id}' in {self.path}")
         return _run(row)
 
+    def resolve_run_id(self, ref: str) -> str:
+        """The full id ``ref`` names: an exact id, a unique prefix, ``latest`` or ``latest~N``.
+
+        ``latest`` is the most recently started run and ``latest~N`` the one N runs before it, as
+        git's ``HEAD~N`` counts back; a prefix must match exactly one run (git's short hashes).
+        Raises ``RunNotFoundError`` naming the store, and for an ambiguous prefix the runs it
+        matches.
+        """
+        text = ref.strip()
+        match = _LATEST.fullmatch(text)
+        if match:
+            back = int(match[1] or 0)
+            row = self._conn.execute(
+                "SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?", (back,)
+            ).fetchone()
+            if row is None:
+                total = self.run_count()
+                raise RunNotFoundError(
+                    f"'{ref}': the store {self.path} holds {total} run{'' if total == 1 else 's'}"
+                )
+            return str(row[0])
+        if not text:
+            raise RunNotFoundError("an empty run id names no run")
+        if self._conn.execute("SELECT 1 FROM runs WHERE id = ?", (text,)).fetchone():
+            return text
+        rows = self._conn.execute(
+            "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started_at DESC LIMIT 6",
+            (len(text), text),
+        ).fetchall()
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if not rows:
+            raise RunNotFoundError(
+                f"no run '{ref}' in {self.path} (`meta-orchestrator runs` lists the runs; "
+                "a unique prefix, latest or latest~N also names one)"
+            )
+        shown = ", ".join(str(r[0]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        raise RunNotFoundError(
+            f"run id prefix '{ref}' is ambiguous in {self.path}: it matches {shown}; "
+            "give more characters"
+        )
+
     def experiments(self, run_id: str) -> list[ExperimentRecord]:
         rows = self._conn.execute(
             "SELECT * FROM experiments WHERE run_id = ? ORDER BY position", (run_id,)
@@ -284,6 +341,48 @@ class RunStore:
                 )
         if sample is not None:
             yield sample, outcomes
+
+    def sample_sums(self, run_id: str, experiment: str) -> list[SampleSums]:
+        """Per ``(variant, sample)`` counts and sums of score and success (one grouped query)."""
+        if not self._has("trials", "sample_id"):
+            return []
+        rows = self._conn.execute(
+            """
+            SELECT variant, sample_id, COUNT(*), COUNT(score), COALESCE(SUM(score), 0.0),
+                   COALESCE(SUM(score * score), 0.0),
+                   COALESCE(SUM(CASE WHEN status = 'ok' THEN success ELSE 0 END), 0.0)
+            FROM trials
+            WHERE run_id = ? AND experiment = ? AND sample_id IS NOT NULL
+            GROUP BY variant, sample_id
+            ORDER BY variant, sample_id
+            """,
+            (run_id, experiment),
+        )
+        return [SampleSums(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def paired_sample_scores(
+        self, run_id: str, experiment: str, variant_a: str, variant_b: str
+    ) -> Iterator[tuple[str, float, float, int]]:
+        """Per sample both variants ran: the mean score of each over the epochs both ran, and how
+        many epochs that is, as ``(sample_id, mean_a, mean_b, epochs)``. Trials are matched on
+        ``(sample, epoch)``, so a bandit's unequal counts pair only their shared prefix."""
+        if not self._has("trials", "sample_id"):
+            return
+        cursor = self._conn.execute(
+            """
+            SELECT a.sample_id, AVG(a.score), AVG(b.score), COUNT(*)
+            FROM trials a JOIN trials b
+              ON b.run_id = a.run_id AND b.experiment = a.experiment AND b.variant = :vb
+             AND b.sample_id = a.sample_id AND b.epoch = a.epoch
+            WHERE a.run_id = :run AND a.experiment = :exp AND a.variant = :va
+              AND a.sample_id IS NOT NULL AND a.score IS NOT NULL AND b.score IS NOT NULL
+            GROUP BY a.sample_id
+            ORDER BY a.sample_id
+            """,
+            {"run": run_id, "exp": experiment, "va": variant_a, "vb": variant_b},
+        )
+        for row in cursor:
+            yield str(row[0]), float(row[1]), float(row[2]), int(row[3])
 
     # ----------------------------------------------------------------------------------- trials
     def trial_count(self, run_id: str, experiment: str | None = None) -> int:

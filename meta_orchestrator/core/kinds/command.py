@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 from pathlib import Path
@@ -25,6 +26,8 @@ from meta_orchestrator.core.kinds.base import (
 )
 from meta_orchestrator.core.models import StrictModel
 from meta_orchestrator.core.scoring import MalformedResult
+
+COMMAND_WIDTH = 80  # how much of a command an error message shows
 
 
 class CommandVariant(StrictModel):
@@ -72,6 +75,7 @@ class CommandAgent:
         self.cwd = str((base_dir / variant.cwd).resolve()) if variant.cwd else str(base_dir)
         self.env = {**os.environ, **variant.env}
         self.timeout = timeout
+        self.display = shown_command(self.command)
 
     def __call__(self, context: dict[str, Any]) -> Any:
         payload = json.dumps({**context, "params": self.params})
@@ -88,14 +92,14 @@ class CommandAgent:
                 start_new_session=True,
             )
         except OSError as exc:
-            raise CommandFailed(f"cannot start command {self.command!r}: {exc}") from exc
+            raise CommandFailed(f"cannot start command {self.display}: {exc}") from exc
         try:
             stdout, stderr = proc.communicate(payload, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill(proc)
             stderr = proc.communicate()[1]  # what it wrote before the timeout is kept
             raise CommandTimedOut(
-                f"command {self.command[0]!r} ran past {self.timeout}s and was killed"
+                f"command {self.display} ran past {self.timeout}s and was killed"
                 + (f"; stderr: {stderr[-2000:].strip()}" if stderr.strip() else "")
             ) from None
         except BaseException:  # Ctrl-C: the program is in its own session and did not get it
@@ -104,10 +108,20 @@ class CommandAgent:
             raise
         if proc.returncode != 0:
             raise CommandFailed(
-                f"command {self.command[0]!r} exited with code {proc.returncode}; "
+                f"command {self.display} exited with code {proc.returncode}; "
                 f"stderr: {stderr[-2000:].strip() or '(empty)'}"
             )
         return _parse_stdout(stdout, stderr)
+
+
+def shown_command(command: list[str], width: int = COMMAND_WIDTH) -> str:
+    """The whole command as a shell would read it, quoted (``'bash broken.sh'``), shortened in the
+    middle past ``width`` characters so both the program and its last arguments stay visible."""
+    text = shlex.join(command)
+    if len(text) > width:
+        keep = width - 1
+        text = text[: keep - keep // 3] + "…" + text[len(text) - keep // 3 :]
+    return repr(text)
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:
