@@ -468,6 +468,15 @@ class RunStore:
         )
         return {row[0]: int(row[1]) for row in rows}
 
+    def error_kind_counts(self, run_id: str) -> dict[str, int]:
+        """How many of the run's failed trials ended with each ``error_kind`` (``rate_limited``...)."""
+        rows = self._conn.execute(
+            "SELECT error_kind, COUNT(*) FROM trials WHERE run_id = ? AND status != 'ok' "
+            "AND error_kind IS NOT NULL GROUP BY error_kind ORDER BY error_kind",
+            (run_id,),
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
     def variant_aggregates(self, run_id: str, experiment: str) -> list[VariantAggregate]:
         """One aggregate per variant; variance via the two-pass form inside SQL for accuracy."""
         rows = self._conn.execute(
