@@ -325,8 +325,10 @@ class _RunIdListener(RunListener):
 def _runs(args: argparse.Namespace) -> int:
     from meta_orchestrator.analysis.summary import run_leader
     from meta_orchestrator.store import RunStore
+    from meta_orchestrator.store.ownership import display_status
 
     db = store_path(args.db)
+    dead = []
     with RunStore(db) as store:
         records = store.list_runs(limit=args.limit)
         if not records:
@@ -335,16 +337,21 @@ def _runs(args: argparse.Namespace) -> int:
         table = Table("id", "name", "status", "started", "trials", "orchestrator", "leader")
         for record in records:
             leader = run_leader(store, record.id)
+            status = display_status(record)
+            if status == "dead":
+                dead.append(record.id)
             table.add_row(
                 record.id,
                 record.name,
-                record.status,
+                status,
                 _date(record.started_at),
                 f"{record.trials}/{record.planned_trials}",
                 record.orchestrator,
                 leader or "-",
             )
     out.print(table)
+    for run_id in dead:  # its process was killed or crashed: it will never finish by itself
+        out.print(f"run {run_id} is dead; continue it with: meta-orchestrator resume {run_id}")
     return EXIT_OK
 
 

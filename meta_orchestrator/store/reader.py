@@ -50,6 +50,9 @@ class RunRecord:
     pid: int | None
     active_seconds: float | None = None
     results_dir: str | None = None  # where the run's outputs go (NULL in stores before schema 2)
+    owner_token: str | None = None  # the owner and its heartbeat: NULL in stores before schema 5
+    owner_started: float | None = None
+    heartbeat_at: float | None = None
     trials: int = 0
 
 
