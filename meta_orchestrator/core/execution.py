@@ -129,6 +129,15 @@ class TrialRunner:
     def __call__(self, spec: TrialSpec) -> TrialResult:
         return self.run(spec)
 
+    def abort(self) -> None:
+        """Kill what this process's agents are running now (a command's programs), from any
+        thread: their trials fail. A backend calls it when it cancels in-flight trials, so no
+        process a run started outlives it."""
+        for agent in list(self._agents.values()):
+            stop = getattr(agent, "abort", None)
+            if callable(stop):
+                stop()
+
     def run(self, spec: TrialSpec) -> TrialResult:
         """Run the trial, retrying failures up to ``retries`` times. Never raises for agent faults."""
         result = self._attempt(spec)
