@@ -7,9 +7,10 @@ Exit codes: 0 success; 1 the run failed (or ``compare`` found a significant regr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -272,7 +273,8 @@ def _execute(start: Callable[[RunListener], str], quiet: bool) -> int:
     _log_to(err, quiet)
     listener = _RunIdListener(None if quiet else RichProgress(err))
     try:
-        run_id = start(listener)
+        with _stdout_to_stderr():
+            run_id = start(listener)
     except KeyboardInterrupt:
         if listener.run_id:
             err.print(f"run {listener.run_id} interrupted; completed trials are kept.")
@@ -288,6 +290,26 @@ def _execute(start: Callable[[RunListener], str], quiet: bool) -> int:
         return EXIT_FAILED
     print(run_id)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """While a run runs, file descriptor 1 is stderr: whatever writes there (an agent's C library,
+    a Ray worker, a child process) cannot mix with the run id, the only thing ``run`` prints on
+    stdout. Python-level prints of in-process agents go to the run's log (the hub)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all: nothing to protect
+        yield
+        return
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _log_to(console: Console, quiet: bool) -> None:

@@ -11,10 +11,12 @@ took it over with a compare-and-set; the owner stamps a heartbeat while it runs.
 
 from __future__ import annotations
 
+import io
 import logging
 import secrets
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -222,6 +224,7 @@ class _Execution:
         log.setLevel(logging.INFO)
         status, stop_reasons, error = "failed", [], None
         sigint = self.sigint
+        prints = _PrintsToLog(self.writer, self.run_id)
         try:
             runner = TrialRunner.from_config(self.suite)
             backend = create_backend(runner, self.suite.execution_backend)
@@ -234,7 +237,7 @@ class _Execution:
                 backend.describe(),
                 self.suite.seed,
             )
-            with sigint, backend:
+            with sigint, prints, backend:
                 orchestrators = self._prepare(restored)
                 self._notify_start(orchestrators)
                 for experiment, orchestrator in orchestrators:
@@ -461,6 +464,44 @@ class _SigintWatch:
             self._previous(signum, frame)
         elif self._previous != signal.SIG_IGN:
             raise KeyboardInterrupt
+
+
+class _PrintsToLog(io.TextIOBase):
+    """``sys.stdout`` while a run runs: what in-process agents print goes to the run's log, line by
+    line, not into the output of whoever called the run (``run --quiet`` prints its run id only)."""
+
+    def __init__(self, writer: StoreWriter, run_id: str) -> None:
+        self.writer = writer
+        self.run_id = run_id
+        self._partial = ""
+        self._lock = threading.Lock()
+        self._previous: Any = None
+
+    def __enter__(self) -> _PrintsToLog:  # type: ignore[override]
+        self._previous, sys.stdout = sys.stdout, self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if sys.stdout is self:
+            sys.stdout = self._previous
+        self.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            lines = (self._partial + text).split("\n")
+            self._partial = lines.pop()
+        for line in lines:
+            self.writer.add_log(self.run_id, "INFO", f"stdout: {line}")
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            line, self._partial = self._partial, ""
+        if line:
+            self.writer.add_log(self.run_id, "INFO", f"stdout: {line}")
 
 
 class _StoreLogHandler(logging.Handler):
