@@ -1,7 +1,9 @@
 """Command line: parse arguments, call the library, map errors to exit codes.
 
-Exit codes: 0 success; 1 the run failed (or ``compare`` found a significant regression);
-2 bad config, bad arguments or bad input; 130 interrupted by Ctrl-C (the run can be resumed).
+Exit codes: 0 success; 1 the run failed, or some of its trials ended because a model endpoint kept
+failing (``rate_limited`` / ``unavailable``: the results are incomplete), or ``compare`` found a
+significant regression; 2 bad config, bad arguments or bad input; 130 interrupted by Ctrl-C (the
+run can be resumed).
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ DB_HELP = (
     "the run store (default: $META_ORCHESTRATOR_DB, else the config's storage.db, "
     "else ./results/meta_orchestrator.db)"
 )
+RUN_ID_HELP = (
+    "RUN_ID is a run id as `runs` lists it, a unique prefix of one (git's short hashes), latest "
+    "(the newest run) or latest~N (N runs before it)."
+)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -59,74 +65,109 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meta-orchestrator",
         description="Evaluate and benchmark AI agent variants with honest statistics.",
+        epilog=RUN_ID_HELP,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the experiments of a config file")
-    run.add_argument(
-        "-c", "--config", default=DEFAULT_CONFIG, help="config file (default: %(default)s)"
-    )
-    run.add_argument("--db", help=DB_HELP)
+    _config_argument(run)
+    run.add_argument("--db", metavar="PATH", help=DB_HELP)
     run.add_argument(
         "--results-dir",
+        metavar="DIR",
         help="where <run_id>/ folders go (default: the config's storage.results_dir, else the "
         "store's folder)",
     )
-    run.add_argument("--seed", type=int, help="override the config's seed")
+    run.add_argument(
+        "--seed", type=int, metavar="N", help="the run seed (default: the config's seed)"
+    )
     run.add_argument(
         "--limit",
         type=_positive,
         metavar="N",
-        help="run only the first N samples of every dataset (after its shuffle)",
+        help="run only the first N samples of every dataset, after its shuffle (default: all)",
     )
     run.add_argument(
         "--sample",
         action="append",
         dest="samples",
         metavar="ID",
-        help="run only this sample of the datasets (repeatable)",
+        help="run only this sample of the datasets; repeatable (default: every sample)",
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar; print only the run id")
+    run.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress and no warnings, only errors; stdout is the run id either way "
+        "(default: progress on stderr)",
+    )
     run.set_defaults(handler=_run)
 
     resume = commands.add_parser("resume", help="continue an interrupted run to its planned budget")
-    resume.add_argument("run_id")
-    resume.add_argument("--db", help=DB_HELP)
+    _run_id_argument(resume, "the interrupted or failed run")
+    resume.add_argument("--db", metavar="PATH", help=DB_HELP)
     resume.add_argument(
-        "--results-dir", help="where <run_id>/ goes (default: where the run first wrote)"
+        "--results-dir",
+        metavar="DIR",
+        help="where <run_id>/ goes (default: the folder the run recorded when it started)",
     )
-    resume.add_argument("--quiet", action="store_true")
+    resume.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress, only errors (default: progress on stderr)",
+    )
     resume.set_defaults(handler=_resume)
 
-    runs = commands.add_parser("runs", help="list past runs in the store")
-    runs.add_argument("--db", help=DB_HELP)
-    runs.add_argument("--limit", type=int, default=50)
+    runs = commands.add_parser("runs", help="list past runs in the store, newest first")
+    runs.add_argument("--db", metavar="PATH", help=DB_HELP)
+    runs.add_argument(
+        "--limit",
+        type=_positive,
+        default=50,
+        metavar="N",
+        help="show the N newest runs (default: %(default)s)",
+    )
+    runs.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per run and line, full ids (default: a table on a terminal, plain "
+        "columns otherwise)",
+    )
     runs.set_defaults(handler=_runs)
 
     report = commands.add_parser("report", help="print and rewrite a run's summary.md")
-    report.add_argument("run_id")
-    report.add_argument("--db", help=DB_HELP)
-    report.add_argument("--results-dir", help="where <run_id>/ goes (default: where the run wrote)")
+    _run_id_argument(report, "the run to report")
+    report.add_argument("--db", metavar="PATH", help=DB_HELP)
+    report.add_argument(
+        "--results-dir",
+        metavar="DIR",
+        help="where <run_id>/ goes (default: the folder the run recorded when it started)",
+    )
     report.set_defaults(handler=_report)
 
     samples = commands.add_parser(
         "samples", help="list a run's results per sample (who passed what, flaky samples)"
     )
-    samples.add_argument("run_id")
-    samples.add_argument("--db", help=DB_HELP)
-    samples.add_argument("--experiment", help="the experiment (default: every one with a dataset)")
-    samples.add_argument("--variant", help="only this variant's results")
+    _run_id_argument(samples, "the run whose samples to list")
+    samples.add_argument("--db", metavar="PATH", help=DB_HELP)
     samples.add_argument(
-        "--failing", action="store_true", help="only samples a variant failed at least once"
+        "--experiment", metavar="E", help="the experiment (default: every one with a dataset)"
     )
-    samples.add_argument("--json", action="store_true", help="one JSON object per line")
+    samples.add_argument("--variant", metavar="V", help="only this variant (default: all)")
+    samples.add_argument(
+        "--failing",
+        action="store_true",
+        help="only samples a variant failed at least once (default: every sample)",
+    )
+    samples.add_argument(
+        "--json", action="store_true", help="one JSON object per sample and line (default: a table)"
+    )
     samples.set_defaults(handler=_samples)
 
     variants = commands.add_parser(
         "variants", help="list the config's variants and registered agents"
     )
-    variants.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    _config_argument(variants)
     variants.set_defaults(handler=_variants)
 
     compare = commands.add_parser(
@@ -142,29 +183,80 @@ def build_parser() -> argparse.ArgumentParser:
     power.set_defaults(handler=_power)
 
     dashboard = commands.add_parser("dashboard", help="start the live Streamlit dashboard")
-    dashboard.add_argument("--host", default="127.0.0.1")
-    dashboard.add_argument("--port", type=int, default=8501)
-    dashboard.add_argument("--db", help=DB_HELP)
-    dashboard.add_argument("--config-dir", default=".", help="where the launcher finds configs")
+    dashboard.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; beyond loopback (0.0.0.0) it needs --allow-remote "
+        "(default: %(default)s)",
+    )
+    dashboard.add_argument(
+        "--port", type=int, default=8501, metavar="N", help="port (default: %(default)s)"
+    )
+    dashboard.add_argument("--db", metavar="PATH", help=DB_HELP)
+    dashboard.add_argument(
+        "--config-dir",
+        default=".",
+        metavar="DIR",
+        help="where the Launch page finds config files (default: the current folder)",
+    )
+    dashboard.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host beyond loopback, with a warning: anyone with the token can then "
+        "launch runs (default: refuse, exit 2)",
+    )
+    dashboard.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a Host name the dashboard answers besides the loopback names (repeatable; '*': "
+        "any; default: loopback names and --host only)",
+    )
     dashboard.set_defaults(handler=_dashboard)
 
     serve = commands.add_parser(
         "serve-model", help="serve SmolLM2-135M-Instruct on 127.0.0.1 (llama.cpp, OpenAI API)"
     )
-    serve.add_argument("--port", type=int, default=8080, help="(default: %(default)s)")
-    serve.add_argument("--threads", type=int, help="llama.cpp threads (default: half the cores)")
+    serve.add_argument(
+        "--port", type=int, default=8080, metavar="N", help="port (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--threads", type=int, metavar="N", help="llama.cpp threads (default: half the cores)"
+    )
     serve.set_defaults(handler=_serve_model)
     return parser
 
 
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help="the config file (default: %(default)s)",
+    )
+
+
+def _run_id_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "run_id", metavar="RUN_ID", help=f"{what}: a run id, a unique prefix, latest or latest~N"
+    )
+
+
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "baseline", help="the reference run: a run folder, its results.json, or a run id in --db"
+        "baseline",
+        metavar="BASELINE",
+        help="the reference run: a run folder, its results.json, or a RUN_ID in --db",
     )
     parser.add_argument(
-        "candidate", help="the run under test: a run folder, its results.json, or a run id in --db"
+        "candidate",
+        metavar="CANDIDATE",
+        help="the run under test: a run folder, its results.json, or a RUN_ID in --db",
     )
-    parser.add_argument("--db", help="run store in which run ids are looked up; " + DB_HELP[4:])
+    parser.add_argument(
+        "--db", metavar="PATH", help="run store in which run ids are looked up; " + DB_HELP[4:]
+    )
     parser.add_argument(
         "--metric",
         default="score",
@@ -184,6 +276,11 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
         help="the budget: a relative worsening tolerated even when significant "
         "(0.02 = 2%%; default %(default)s)",
     )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="judge a baseline or candidate run that is not completed (default: refuse, exit 2)",
+    )
     direction = parser.add_mutually_exclusive_group()
     direction.add_argument(
         "--higher-is-better",
@@ -200,18 +297,39 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
         const=False,
         help="treat a higher metric as worse (default for latency and cost)",
     )
-    parser.add_argument("--markdown", help="write the comparison as Markdown to this file")
-    parser.add_argument("--json", help="write the comparison as JSON to this file")
+    parser.add_argument(
+        "--allow-different-samples",
+        action="store_true",
+        help="compare runs whose datasets differ (fingerprints) with unpaired Welch tests "
+        "instead of exiting 2",
+    )
+    parser.add_argument(
+        "--markdown",
+        metavar="FILE",
+        help="also write the comparison as Markdown to this file (default: not written)",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the comparison as JSON to this file (default: not written)",
+    )
 
 
 def _power_arguments(parser: argparse.ArgumentParser) -> None:
-    from meta_orchestrator.guardrail import power
+    from meta_orchestrator.guardrail import defaults as power  # not .power: it loads scipy
 
     parser.add_argument(
-        "config", nargs="?", default="benchmark_config.yaml", help="(default: %(default)s)"
+        "config",
+        nargs="?",
+        default="benchmark_config.yaml",
+        metavar="CONFIG",
+        help="the benchmark config whose variants are piloted (default: %(default)s)",
     )
     parser.add_argument(
-        "--alpha", type=float, default=power.DEFAULT_ALPHA, help="(default: %(default)s)"
+        "--alpha",
+        type=float,
+        default=power.DEFAULT_ALPHA,
+        help="the gate's family-wise false-alarm rate (default: %(default)s)",
     )
     parser.add_argument(
         "--drop",
@@ -226,7 +344,10 @@ def _power_arguments(parser: argparse.ArgumentParser) -> None:
         help="the gate's budget (default: %(default)s)",
     )
     parser.add_argument(
-        "--power", type=float, default=power.DEFAULT_POWER, help="(default: %(default)s)"
+        "--power",
+        type=float,
+        default=power.DEFAULT_POWER,
+        help="the chance of catching the drop that is required (default: %(default)s)",
     )
     parser.add_argument(
         "--pilot-trials",
@@ -253,32 +374,49 @@ def _run(args: argparse.Namespace) -> int:
             sample_ids=args.samples,
         ),
         args.quiet,
+        store_path(args.db, config),
     )
 
 
 def _resume(args: argparse.Namespace) -> int:
     from meta_orchestrator.hub import resume_run
 
+    db = store_path(args.db)
+    run_id = _resolve(db, args.run_id)
     return _execute(
         lambda listener: resume_run(
-            args.run_id, db_path=args.db, results_dir=args.results_dir, listener=listener
+            run_id, db_path=db, results_dir=args.results_dir, listener=listener
         ),
         args.quiet,
+        db,
     )
 
 
-def _execute(start: Callable[[RunListener], str], quiet: bool) -> int:
-    from meta_orchestrator.progress import RichProgress
+def _resolve(db: Path, ref: str) -> str:
+    """The full run id a RUN_ID argument names (``RunStore.resolve_run_id``: prefix, latest~N)."""
+    from meta_orchestrator.store import RunStore
+
+    with RunStore(db) as store:
+        return store.resolve_run_id(ref)
+
+
+def _execute(start: Callable[[RunListener], str], quiet: bool, db: Path) -> int:
+    """Run, then print the run id alone on stdout and where its outputs are on stderr.
+
+    Exit 1 when the run failed, when it ran trials and none of them succeeded, or when some
+    trials ended because a model endpoint kept failing (``rate_limited`` / ``unavailable``).
+    """
+    from meta_orchestrator.progress import progress_for
 
     _log_to(err, quiet)
-    listener = _RunIdListener(None if quiet else RichProgress(err))
+    listener = _RunIdListener(None if quiet else progress_for(err))
     try:
         with _stdout_to_stderr():
             run_id = start(listener)
     except KeyboardInterrupt:
         if listener.run_id:
             err.print(f"run {listener.run_id} interrupted; completed trials are kept.")
-            err.print(f"continue it with: meta-orchestrator resume {listener.run_id}")
+            err.print(f"continue it with: {_resume_command(listener.run_id, db)}")
             print(listener.run_id)
         return EXIT_INTERRUPTED
     except MetaOrchestratorError:
@@ -288,7 +426,36 @@ def _execute(start: Callable[[RunListener], str], quiet: bool) -> int:
         if listener.run_id:
             err.print(f"completed trials are kept in run {listener.run_id}")
         return EXIT_FAILED
-    print(run_id)
+    print(run_id, flush=True)
+    return _after_run(db, run_id)
+
+
+def _after_run(db: Path, run_id: str) -> int:
+    from meta_orchestrator.analysis.report import SUMMARY_FILE
+    from meta_orchestrator.analysis.summary import no_trial_succeeded
+    from meta_orchestrator.core.llm.retry import TRANSIENT_KINDS
+    from meta_orchestrator.core.paths import results_root
+    from meta_orchestrator.store import RunStore
+
+    with RunStore(db) as store:
+        record = store.get_run(run_id)
+        failed_all = no_trial_succeeded(store, run_id)
+        lost = {k: n for k, n in store.error_kind_counts(run_id).items() if k in TRANSIENT_KINDS}
+    summary = results_root(store=db, recorded=record.results_dir) / run_id / SUMMARY_FILE
+    err.print(f"summary: {escape(str(summary))}")
+    if failed_all:
+        err.print(
+            f"[bold red]no trial succeeded:[/] all {record.trials} trials of run {run_id} failed; "
+            "no variant leads (the errors are in the summary and `meta-orchestrator report`)"
+        )
+        return EXIT_FAILED
+    if lost:
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(lost.items()))
+        err.print(
+            f"[bold red]incomplete:[/] {sum(lost.values())} trial(s) ended because the model "
+            f"endpoint kept failing ({counts}); see the summary's endpoint failures"
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -312,17 +479,37 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def _resume_command(run_id: str, db: Path) -> str:
+    """The command that resumes ``run_id``; with ``--db`` unless the store is the default one."""
+    import shlex
+
+    command = f"meta-orchestrator resume {run_id}"
+    if db.resolve() != store_path(None).resolve():
+        command += f" --db {shlex.quote(str(db.resolve()))}"
+    return command
+
+
 def _log_to(console: Console, quiet: bool) -> None:
-    """Run warnings (failed trials, budget stops) print above the progress bar, not through it."""
+    """Run warnings (failed trials, budget stops) print above the progress bar, not through it.
+
+    On a terminal rich lays them out; in a log (CI, a pipe) each is one plain, unwrapped line.
+    """
     import logging
 
     from rich.logging import RichHandler
 
     logger = logging.getLogger("meta_orchestrator")
-    if not any(isinstance(h, RichHandler) for h in logger.handlers):
+    if any(getattr(h, "_meta_orchestrator_cli", False) for h in logger.handlers):
+        return
+    handler: logging.Handler
+    if console.is_terminal:
         handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
-        handler.setLevel(logging.ERROR if quiet else logging.WARNING)
-        logger.addHandler(handler)
+    else:
+        handler = logging.StreamHandler(console.file)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler._meta_orchestrator_cli = True  # type: ignore[attr-defined]
+    handler.setLevel(logging.ERROR if quiet else logging.WARNING)
+    logger.addHandler(handler)
 
 
 class _RunIdListener(RunListener):
@@ -344,45 +531,93 @@ class _RunIdListener(RunListener):
         self.inner.on_run_end(run_id, status)
 
 
+RUNS_COLUMNS = ("id", "name", "status", "started", "trials", "orchestrator", "leader")
+
+
 def _runs(args: argparse.Namespace) -> int:
+    import json
+
     from meta_orchestrator.analysis.summary import run_leader
     from meta_orchestrator.store import RunStore
     from meta_orchestrator.store.ownership import display_status
 
     db = store_path(args.db)
-    dead = []
     with RunStore(db) as store:
         records = store.list_runs(limit=args.limit)
-        if not records:
-            out.print(f"no runs in {db} yet")
-            return EXIT_OK
-        table = Table("id", "name", "status", "started", "trials", "orchestrator", "leader")
-        for record in records:
-            leader = run_leader(store, record.id)
-            status = display_status(record)
-            if status == "dead":
-                dead.append(record.id)
-            table.add_row(
-                record.id,
-                record.name,
-                status,
-                _date(record.started_at),
-                f"{record.trials}/{record.planned_trials}",
-                record.orchestrator,
-                leader or "-",
+        leaders = [run_leader(store, record.id) for record in records]
+    if args.json:
+        for record, leader in zip(records, leaders, strict=True):
+            print(json.dumps(_run_json(record, leader), ensure_ascii=False))
+        return EXIT_OK
+    if not records:
+        err.print(f"no runs in {escape(str(db))} yet")
+        return EXIT_OK
+    rows = [
+        (
+            r.id,
+            r.name,
+            display_status(r),
+            _date(r.started_at),
+            f"{r.trials}/{r.planned_trials}",
+            r.orchestrator,
+            leader or "-",
+        )
+        for r, leader in zip(records, leaders, strict=True)
+    ]
+    if out.is_terminal:
+        table = Table(*RUNS_COLUMNS)
+        table.columns[0].no_wrap = True  # an id is what the user copies: never cut or wrapped
+        table.columns[0].min_width = max(len(row[0]) for row in rows)
+        for row in rows:
+            table.add_row(*map(escape, row))
+        out.print(table)
+    else:  # a pipe or a log: plain aligned columns, nothing cut (like `git log --oneline`)
+        widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(RUNS_COLUMNS)]
+        for row in (RUNS_COLUMNS, *rows):
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for record in records:  # its process was killed or crashed: it will never finish by itself
+        if display_status(record) == "dead":
+            err.print(
+                f"run {record.id} is dead; continue it with: {_resume_command(record.id, db)}"
             )
-    out.print(table)
-    for run_id in dead:  # its process was killed or crashed: it will never finish by itself
-        out.print(f"run {run_id} is dead; continue it with: meta-orchestrator resume {run_id}")
     return EXIT_OK
+
+
+def _run_json(record: Any, leader: str | None) -> dict[str, Any]:
+    """One run of ``runs --json``: the full id and what the table shows, as values, not text."""
+    from meta_orchestrator.store.ownership import display_status
+
+    return {
+        "id": record.id,
+        "name": record.name,
+        "status": display_status(record),  # "dead": running, but its process is gone
+        "started_at": _iso(record.started_at),
+        "ended_at": None if record.ended_at is None else _iso(record.ended_at),
+        "trials": record.trials,
+        "planned_trials": record.planned_trials,
+        "orchestrator": record.orchestrator,
+        "backend": record.backend,
+        "seed": record.seed,
+        "leader": leader,
+        "results_dir": record.results_dir,
+        "stop_reason": record.stop_reason,
+        "error": record.error,
+    }
 
 
 def _report(args: argparse.Namespace) -> int:
     from meta_orchestrator.analysis.report import write_run_artifacts
 
-    run_dir = write_run_artifacts(store_path(args.db), args.run_id, args.results_dir)
-    print((run_dir / "summary.md").read_text(encoding="utf-8"))
-    err.print(f"wrote {run_dir}")
+    db = store_path(args.db)
+    run_dir = write_run_artifacts(db, _resolve(db, args.run_id), args.results_dir)
+    markdown = (run_dir / "summary.md").read_text(encoding="utf-8")
+    if out.is_terminal:
+        from rich.markdown import Markdown
+
+        out.print(Markdown(markdown))
+    else:  # piped or redirected: the file's exact text, for a PR comment or another tool
+        sys.stdout.write(markdown)
+    err.print(f"wrote {escape(str(run_dir))}")
     return EXIT_OK
 
 
@@ -394,13 +629,13 @@ def _samples(args: argparse.Namespace) -> int:
     from meta_orchestrator.store import RunStore
 
     with RunStore(store_path(args.db)) as store:
-        store.get_run(args.run_id)  # RunNotFoundError -> exit 2
-        records = [e for e in store.experiments(args.run_id) if e.dataset is not None]
+        run_id = store.resolve_run_id(args.run_id)  # RunNotFoundError -> exit 2
+        records = [e for e in store.experiments(run_id) if e.dataset is not None]
         if args.experiment is not None:
             records = [e for e in records if e.name == args.experiment]
         if not records:
             which = f"experiment '{args.experiment}'" if args.experiment else "experiment"
-            raise ConfigError(f"run {args.run_id} has no {which} on a dataset")
+            raise ConfigError(f"run {run_id} has no {which} on a dataset")
         for record in records:
             if args.variant is not None and args.variant not in record.variants:
                 raise ConfigError(
@@ -495,8 +730,10 @@ def _compare(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         max_regression=args.max_regression,
         higher_is_better=args.higher_is_better,
+        allow_different_samples=args.allow_different_samples,
         markdown=args.markdown,
         json_path=args.json,
+        allow_partial=args.allow_partial,
     )
 
 
@@ -517,7 +754,13 @@ def _dashboard(args: argparse.Namespace) -> int:
     from meta_orchestrator.dashboard import launch
 
     return launch(
-        host=args.host, port=args.port, db=store_path(args.db), config_dir=args.config_dir
+        host=args.host,
+        port=args.port,
+        db=store_path(args.db),
+        config_dir=args.config_dir,
+        allow_remote=args.allow_remote,
+        allowed_hosts=args.allow_host or [],
+        announce=lambda line: err.print(escape(line), soft_wrap=True),
     )
 
 
@@ -545,6 +788,12 @@ def _date(timestamp: float) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _iso(timestamp: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ class Leaderboard:
         self.total = 0
         self.errors = 0
         self.current_experiment: str | None = None
+        self._succeeded: set[str] = set()  # experiments in which some trial succeeded
 
     def add(self, result: TrialResult) -> None:
         self.total += 1
@@ -24,10 +25,15 @@ class Leaderboard:
             self.errors += 1
         if result.score is not None:
             stats.add(result.score)
+        if result.ok and result.metrics.get("success"):
+            self._succeeded.add(result.experiment)
 
     def leader(self, experiment: str | None = None) -> tuple[str, float] | None:
-        """The variant with the best mean score so far in ``experiment`` (default: the current one)."""
+        """The variant with the best mean score so far in ``experiment`` (default: the current
+        one); ``None`` until a trial of it succeeds, since the least bad failure leads nothing."""
         experiment = experiment or self.current_experiment
+        if experiment not in self._succeeded:
+            return None
         best = None
         for (exp, variant), stats in self._scores.items():
             if exp == experiment and stats.n and (best is None or stats.mean > best[1]):

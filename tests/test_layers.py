@@ -40,7 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     "driver": {"orchestrators", "backends"} | _BOTTOM,
     "leaderboard": {"core"},
     "listener": {"leaderboard", "core"},
-    "progress": {"listener", "leaderboard", "core"},
+    "progress": {"listener", "leaderboard", "analysis", "core"},  # analysis.formatting
     "hub": {"driver", "listener", "leaderboard", "analysis", "store", "orchestrators", "backends"}
     | _BOTTOM,
     "dashboard": {"analysis", "store"} | _BOTTOM,

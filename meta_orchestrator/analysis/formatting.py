@@ -10,6 +10,9 @@
   bandit's choice share, power) is a percentage with one decimal; a duration is ``12.3 s``,
   ``4 min 05 s`` or ``1 h 02 min``. A setting the user chose (a 2% budget, a 95% interval) is echoed
   as given, with ``format_setting_percent``. A missing number is ``DASH``.
+* An interval is never shown with zero width, which reads as certainty: ``format_interval`` prints
+  ``n/a (no variance in 60 trials)`` instead, and ``rule_of_three`` gives the bound that is honest
+  when all n trials succeeded (or all failed): the true rate is within 3/n of it, at 95%.
 """
 
 from __future__ import annotations
@@ -75,3 +78,31 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+# ------------------------------------------------------------------------------------ intervals
+def format_interval(
+    low: float | None, high: float | None, *, n: int, digits: int = 3, percent: bool = False
+) -> str:
+    """``[low, high]``, or ``n/a (no variance in n trials)`` where the interval has no width.
+
+    A t interval over scores that are all equal has zero width, and "[0.950, 0.950]" would claim
+    certainty that 60 trials cannot give; ``rule_of_three`` says what they do show.
+    """
+    if low is None or high is None:
+        return DASH
+    if high - low <= 1e-12 * max(1.0, abs(low), abs(high)):
+        return f"n/a (no variance in {n} trial{'' if n == 1 else 's'})"
+    if percent:
+        return f"[{format_percent(low)}, {format_percent(high)}]"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def rule_of_three(successes: int, trials: int) -> str | None:
+    """With every trial a success (or every one a failure), the one-sided 95% bound on the other
+    outcome's rate is about 3/n (Hanley & Lippman-Hand 1983); ``None`` otherwise or for n < 1."""
+    if trials < 1 or 0 < successes < trials:
+        return None
+    bound = format_percent(min(1.0, 3 / trials))
+    other = "failure" if successes == trials else "success"
+    return f"{other} rate ≤ {bound} (95%, rule of three)"

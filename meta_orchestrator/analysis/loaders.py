@@ -18,7 +18,7 @@ from meta_orchestrator.analysis.report import (
     load_results_json,
     render_summary_markdown,
 )
-from meta_orchestrator.analysis.run_data import Key, Moments, RunData, VariantData
+from meta_orchestrator.analysis.run_data import Key, MatchKey, Moments, RunData, VariantData
 from meta_orchestrator.analysis.summary import summarize_run
 from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.errors import ComparisonError, RunNotFoundError
@@ -26,7 +26,8 @@ from meta_orchestrator.store import RunStore
 
 
 def load_run(ref: str | Path, db: str | Path | None = None) -> RunData:
-    """A run from a run folder, a ``results.json``, or a run id looked up in the store ``db``.
+    """A run from a run folder, a ``results.json``, or a run id looked up in the store ``db`` (a
+    unique prefix, ``latest`` and ``latest~N`` too: ``RunStore.resolve_run_id``).
 
     Raises ``RunNotFoundError`` when nothing matches and ``ComparisonError`` for a file that is not
     a meta-orchestrator results file.
@@ -38,7 +39,7 @@ def load_run(ref: str | Path, db: str | Path | None = None) -> RunData:
     looks_like_path = text.endswith(".json") or "/" in text or os.sep in text
     if db is not None and Path(db).is_file() and not looks_like_path:
         with RunStore(db) as store:
-            return run_data_from_store(store, text)
+            return run_data_from_store(store, store.resolve_run_id(text))
     where = f"and no run store at {db} to look it up in" if db is not None else "(no --db given)"
     if looks_like_path:
         raise RunNotFoundError(f"{ref}: no such run folder or results.json")
@@ -69,6 +70,8 @@ def run_data_from_results(
                 trial.get("score"),
                 trial.get("latency"),
                 trial.get("metrics") or {},
+                trial.get("sample_id"),
+                int(trial.get("epoch") or 0),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ComparisonError(
@@ -82,6 +85,12 @@ def run_data_from_results(
         status=str(run.get("status", "?")),
         git_commit=run.get("git_commit"),
         summary_markdown=summary_markdown,
+        fingerprints={
+            str(e.get("name")): e.get("dataset_fingerprint")
+            for e in data.get("experiments") or []
+            if isinstance(e, dict)
+        },
+        unusable=collector.unusable,
     )
 
 
@@ -94,7 +103,14 @@ def run_data_from_store(store: RunStore, run_id: str, *, summary: bool = True) -
     collector = _Collector()
     for _, trial in store.iter_trials(run_id):
         collector.add(
-            trial.experiment, trial.variant, trial.status, trial.score, trial.latency, trial.metrics
+            trial.experiment,
+            trial.variant,
+            trial.status,
+            trial.score,
+            trial.latency,
+            trial.metrics,
+            trial.sample_id,
+            trial.epoch,
         )
     return RunData(
         run_id=record.id,
@@ -104,16 +120,21 @@ def run_data_from_store(store: RunStore, run_id: str, *, summary: bool = True) -
         status=record.status,
         git_commit=record.git_commit,
         summary_markdown=render_summary_markdown(summarize_run(store, run_id)) if summary else None,
+        fingerprints={e.name: e.dataset_fingerprint for e in store.experiments(run_id)},
+        unusable=collector.unusable,
     )
 
 
 class _Collector:
-    """Per-variant moments of every metric, from trials streamed past it once."""
+    """Per-variant moments of every metric, from trials streamed past it once; on a dataset also
+    each trial's values keyed by ``(sample, epoch)`` for the paired comparison."""
 
     def __init__(self) -> None:
         self.trials: dict[Key, int] = {}
         self.ok: dict[Key, int] = {}
         self.running: dict[Key, dict[str, RunningMoments]] = {}
+        self.by_sample: dict[Key, dict[str, dict[MatchKey, float]]] = {}
+        self.unusable: dict[tuple[str, str, str], int] = {}
 
     def add(
         self,
@@ -123,14 +144,22 @@ class _Collector:
         score: float | None,
         latency: float | None,
         metrics: Mapping[str, Any],
+        sample_id: str | None = None,
+        epoch: int = 0,
     ) -> None:
         key = (experiment, variant)
         self.trials[key] = self.trials.get(key, 0) + 1
         running = self.running.setdefault(key, {})
+        paired = self.by_sample.setdefault(key, {}) if sample_id is not None else None
 
         def add(name: str, value: Any) -> None:
             if _is_number(value):
                 running.setdefault(name, RunningMoments()).add(float(value))
+                if paired is not None:
+                    paired.setdefault(name, {})[(str(sample_id), epoch)] = float(value)
+            elif value is not None:  # text, NaN: counted, so the gate can refuse to judge
+                where = (experiment, variant, name)
+                self.unusable[where] = self.unusable.get(where, 0) + 1
 
         # Every trial has a score (a failed one scores as achieving nothing) and a latency.
         add("score", score)
@@ -151,6 +180,7 @@ class _Collector:
                 count,
                 self.ok.get(key, 0),
                 {name: Moments.of_running(r) for name, r in self.running[key].items()},
+                self.by_sample.get(key, {}),
             )
             for key, count in self.trials.items()
         }

@@ -32,8 +32,10 @@ from meta_orchestrator.analysis.formatting import (
     code_span,
     escape_text,
     format_duration,
+    format_interval,
     format_p_value,
     format_percent,
+    rule_of_three,
 )
 from meta_orchestrator.analysis.samples import SampleNote, SampleSummary
 from meta_orchestrator.analysis.stats import MIN_TRIALS_FOR_TEST
@@ -46,7 +48,6 @@ from meta_orchestrator.analysis.summary import (
     summarize_run,
 )
 from meta_orchestrator.core.paths import results_root
-from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import ComparisonError, RunNotFoundError
 from meta_orchestrator.store import RunRecord, RunStore
 
@@ -56,7 +57,6 @@ RESULTS_FILE = "results.json"
 SUMMARY_FILE = "summary.md"
 CONFIG_FILE = "config.yaml"
 
-_TRIAL_FIELDS = tuple(f.name for f in dataclasses.fields(TrialResult))
 _BAR_WIDTH = 20
 
 
@@ -182,17 +182,11 @@ def _write_results(store: RunStore, summary: RunSummary, path: Path) -> None:
         out.write("\n  ],")
         out.write('\n  "trials": [')
         separator = "\n    "
-        for _, trial in store.iter_trials(summary.run.id):
+        for trial in store.iter_trial_json(summary.run.id):
             out.write(separator)
-            out.write(_trial_json(_trial_dict(trial)))
+            out.write(trial)
             separator = ",\n    "
         out.write("\n  ]\n}\n")
-
-
-def _trial_dict(trial: TrialResult) -> dict[str, Any]:
-    """``trial.to_dict()`` without ``dataclasses.asdict``'s deep copy, which costs seconds per
-    100,000 trials; every field is a plain value or a flat dict of numbers."""
-    return {name: getattr(trial, name) for name in _TRIAL_FIELDS}
 
 
 def _trial_json(trial: dict[str, Any]) -> str:
@@ -233,7 +227,7 @@ def render_summary_markdown(summary: RunSummary) -> str:
 def _metadata(summary: RunSummary) -> str:
     run = summary.run
     lines = [
-        f"- **Status:** {escape_text(run.status)}",
+        f"- **Status:** {escape_text(run.status)}" + _no_success_note(summary),
         f"- **Orchestrator:** {code_span(run.orchestrator)} · "
         f"**Backend:** {code_span(run.backend)} · **Seed:** {run.seed}",
         f"- **Trials:** {run.trials} done of {run.planned_trials} planned",
@@ -244,6 +238,8 @@ def _metadata(summary: RunSummary) -> str:
     ]
     if run.error:
         lines.append(f"- **Error:** {escape_text(run.error)}")
+    if summary.endpoint_failures:
+        lines.append(_endpoint_failures(summary.endpoint_failures))
     # Experiments with weights of their own show them in their section.
     uses_run_weights = not summary.experiments or any(
         e.scoring_weights in ({}, summary.scoring_weights) for e in summary.experiments
@@ -255,7 +251,35 @@ def _metadata(summary: RunSummary) -> str:
         "timeout) scores as one that achieved nothing. Success rate is over all trials, with a 95% "
         "Wilson interval."
     )
+    if any(e.samples is not None for e in summary.experiments):
+        lines.append(
+            "- On a dataset, the mean score's interval is clustered by sample (repeats of a sample "
+            "are correlated; Student t on samples − 1 df), and so is the success rate's with "
+            "epochs > 1; variants are compared by paired tests on the samples both ran."
+        )
     return "\n".join(lines)
+
+
+def _endpoint_failures(failures: dict[str, int]) -> str:
+    """Trials lost to an endpoint (not to the agent): the results are incomplete, and the CLI
+    exits 1."""
+    total = sum(failures.values())
+    kinds = ", ".join(f"{n} {code_span(kind)}" for kind, n in sorted(failures.items()))
+    return (
+        f"- **Endpoint failures:** {total} trial{'' if total == 1 else 's'} ended because the model "
+        f"endpoint kept failing after every retry ({kinds}); they count as errors, so the results "
+        "are incomplete and `meta-orchestrator run` exits 1"
+    )
+
+
+def _no_success_note(summary: RunSummary) -> str:
+    if (
+        summary.experiments
+        and all(e.none_succeeded for e in summary.experiments if e.trials > 0)
+        and any(e.trials > 0 for e in summary.experiments)
+    ):
+        return " · **no trial succeeded**: no variant leads"
+    return ""
 
 
 def _experiment_section(
@@ -273,14 +297,23 @@ def _experiment_section(
     if experiment.trials == 0:
         parts.append("_No trials were recorded for this experiment._")
         return "\n\n".join(parts)
-    if experiment.too_few_trials:
+    if experiment.none_succeeded:
+        parts.append(
+            f"> **No trial succeeded:** all {experiment.trials} trials failed, so no variant "
+            "leads; the ranking below only orders the failures. See the errors column and the "
+            "run's log."
+        )
+    elif experiment.too_few_trials:
         parts.append(_too_few_warning(experiment))
     if experiment.scoring_weights and experiment.scoring_weights != run_weights:
         parts.append(f"**Score per trial:** {_score_formula(experiment.scoring_weights)}")
     parts.append(_ranking_table(experiment.variants))
-    parts.append(_comparison_block(experiment))
+    if not experiment.none_succeeded:
+        parts.append(_comparison_block(experiment))
     if _is_bandit(experiment):
         parts.append(_choices_table(experiment))
+    if experiment.adaptive:
+        parts.append(_adaptive_note(experiment))
     stop = _stop_line(experiment)
     if stop:
         parts.append(stop)
@@ -429,6 +462,8 @@ def _comparison_block(experiment: ExperimentSummary) -> str:
     best = experiment.best
     if best is None:
         return "**Best vs others:** no variant has a scored trial; nothing to compare."
+    if any(c.test == "paired" for c in experiment.comparisons):
+        return _paired_block(experiment, best)
     tested = sum(c.p_value is not None for c in experiment.comparisons)
     intro = (
         f"**Best vs others** ({code_span(best.variant)}): Welch's t-test on score, "
@@ -453,6 +488,54 @@ def _comparison_block(experiment: ExperimentSummary) -> str:
             )
         )
     return intro + "\n\n" + "\n".join(rows)
+
+
+def _paired_block(experiment: ExperimentSummary, best: VariantSummary) -> str:
+    tested = sum(c.p_value is not None for c in experiment.comparisons)
+    intro = (
+        f"**Best vs others** ({code_span(best.variant)}): paired t-test on score over the samples "
+        "both ran (per-sample means over the epochs both ran), Holm-corrected across "
+        f"{tested} comparison{'' if tested == 1 else 's'}, alpha {experiment.alpha:g}; the "
+        "Wilcoxon signed-rank p (two-sided, not adjusted) is a robustness check. Difference = "
+        "other − best, with its 95% paired t interval; correlation is of the per-sample scores."
+    )
+    rows = [
+        "| Other | Difference [95% CI] | Paired t p | Holm p | Wilcoxon p | Correlation "
+        "| Samples paired / left out | Verdict (best vs other) |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for c in experiment.comparisons:
+        rows.append(
+            _row(
+                [
+                    code_span(c.other, table=True),
+                    _difference(c),
+                    format_p_value(c.p_value),
+                    format_p_value(c.p_holm),
+                    format_p_value(c.p_wilcoxon),
+                    _num(c.correlation, 2),
+                    f"{c.paired or 0} / {c.left_out or 0}",
+                    _verdict(c),
+                ]
+            )
+        )
+    return intro + "\n\n" + "\n".join(rows)
+
+
+def _adaptive_note(experiment: ExperimentSummary) -> str:
+    """What a bandit's allocation does to the numbers above it."""
+    paired = (
+        " The comparisons pair only the samples both variants ran (the shared prefix of the "
+        "sample sequence)."
+        if experiment.samples is not None
+        else ""
+    )
+    return (
+        "> **Adaptive allocation:** a bandit chose which variant ran next, so variants have "
+        "unequal trial counts and the means of rarely chosen variants are biased (one that started "
+        "unlucky was dropped before it could recover, so its mean tends to be too low)."
+        f"{paired} Intervals and p-values assume a fixed allocation: read them as approximate."
+    )
 
 
 def _choices_table(experiment: ExperimentSummary) -> str:
@@ -514,7 +597,15 @@ def _mean_with_ci(v: VariantSummary) -> str:
         return DASH
     if v.score_ci_low is None or v.score_ci_high is None:
         return _num(v.mean_score)
-    return f"{_num(v.mean_score)} [{_num(v.score_ci_low)}, {_num(v.score_ci_high)}]"
+    interval = format_interval(v.score_ci_low, v.score_ci_high, n=v.score_n)
+    if interval.startswith("n/a"):
+        bound = rule_of_three(_successes(v), v.trials)
+        return f"{_num(v.mean_score)} · {interval[:-1]}{'; ' + bound if bound else ''})"
+    return f"{_num(v.mean_score)} {interval}"
+
+
+def _successes(v: VariantSummary) -> int:
+    return round((v.success_rate or 0.0) * v.trials)
 
 
 def _success_with_ci(v: VariantSummary) -> str:
@@ -522,13 +613,16 @@ def _success_with_ci(v: VariantSummary) -> str:
         return DASH
     text = format_percent(v.success_rate)
     if v.success_ci_low is not None and v.success_ci_high is not None:
-        text += f" [{format_percent(v.success_ci_low)}, {format_percent(v.success_ci_high)}]"
+        interval = format_interval(v.success_ci_low, v.success_ci_high, n=v.trials, percent=True)
+        text += f" {interval}"
     return text
 
 
 def _difference(c: PairwiseComparison) -> str:
     if c.difference is None:
         return DASH
+    if c.ci_low is not None and c.ci_high is not None and c.ci_high - c.ci_low <= 1e-12:
+        return f"{_signed(c.difference)} · n/a (no variance on either side)"
     return f"{_signed(c.difference)} [{_signed(c.ci_low)}, {_signed(c.ci_high)}]"
 
 

@@ -22,6 +22,7 @@ from meta_orchestrator.analysis.compare_render import comparison_dict, compariso
 from meta_orchestrator.analysis.formatting import DASH, format_p_value, format_percent
 from meta_orchestrator.analysis.loaders import load_run
 from meta_orchestrator.analysis.report import atomic_write
+from meta_orchestrator.guardrail.inputs import check_gate_inputs
 
 _STYLE = {REGRESSION: "bold red", IMPROVEMENT: "green"}
 
@@ -35,12 +36,16 @@ def run_compare(
     alpha: float = 0.05,
     max_regression: float = 0.0,
     higher_is_better: bool | None = None,
+    allow_different_samples: bool = False,
     markdown: str | None = None,
     json_path: str | None = None,
+    allow_partial: bool = False,
 ) -> int:
-    """Compare two runs, print the verdict, write the reports; 0 pass, 1 regression (errors raise)."""
+    """Compare two runs, print the verdict, write the reports; 0 pass, 1 regression (errors raise,
+    exit 2: among them every input ``guardrail.inputs`` cannot judge)."""
     baseline = load_run(baseline_ref, db)
     candidate = load_run(candidate_ref, db)
+    check_gate_inputs(baseline, candidate, metric, allow_partial=allow_partial)
     comparison = compare_runs(
         baseline,
         candidate,
@@ -48,6 +53,7 @@ def run_compare(
         alpha=alpha,
         max_regression=max_regression,
         higher_is_better=higher_is_better,
+        allow_different_samples=allow_different_samples,
     )
     console = Console(highlight=False)
     print_comparison(comparison, console)
@@ -80,11 +86,15 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
             _change(row.difference, row.relative_change),
             format_p_value(holm),
         )
+    test = "paired t on matched samples" if c.paired else "Welch"
     console.print(
         f"{escape(c.metric)}: baseline {escape(c.baseline.run_id)} → candidate "
-        f"{escape(c.candidate.run_id)}, alpha {c.alpha:g}, budget {c.max_regression:g}"
+        f"{escape(c.candidate.run_id)}, alpha {c.alpha:g}, budget {c.max_regression:g}, "
+        f"one-sided {test}, Holm across variants"
     )
     console.print(table)
+    for note in c.notes:
+        console.print(f"note: {escape(note)}")
     colour = "bold red" if c.failed else "bold green"
     console.print(f"[{colour}]{'FAIL' if c.failed else 'PASS'}[/]: {escape(c.headline())}")
 

@@ -138,3 +138,28 @@ def test_durations() -> None:
     assert format_duration(3599.6) == "1 h 00 min"
     assert format_duration(3720) == "1 h 02 min"
     assert format_duration(26 * 3600) == "26 h 00 min"
+
+
+# ------------------------------------------------------------------------------------ intervals
+def test_an_interval_without_width_is_never_shown_as_one() -> None:
+    from meta_orchestrator.analysis.formatting import format_interval
+
+    assert format_interval(0.95, 0.95, n=60) == "n/a (no variance in 60 trials)"
+    assert format_interval(1.0, 1.0, n=1) == "n/a (no variance in 1 trial)"
+    assert format_interval(0.1, 0.3, n=9) == "[0.100, 0.300]"
+    assert format_interval(0.94, 1.0, n=60, percent=True) == "[94.0%, 100.0%]"
+    assert format_interval(None, 0.3, n=9) == DASH
+
+
+@pytest.mark.parametrize("n", [30, 60, 300])
+def test_the_rule_of_three_is_the_exact_one_sided_95_percent_bound_within_a_tenth(n: int) -> None:
+    from scipy.stats import beta
+
+    from meta_orchestrator.analysis.formatting import rule_of_three
+
+    exact = beta.ppf(0.95, 1, n)  # Clopper-Pearson upper bound for 0 events in n
+    assert abs(3 / n - exact) / exact < 0.1
+    assert rule_of_three(n, n) == f"failure rate ≤ {100 * 3 / n:.1f}% (95%, rule of three)"
+    assert rule_of_three(0, n) == f"success rate ≤ {100 * 3 / n:.1f}% (95%, rule of three)"
+    assert rule_of_three(n // 2, n) is None
+    assert rule_of_three(0, 0) is None

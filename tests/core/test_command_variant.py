@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from meta_orchestrator.core.kinds.command import COMMAND_WIDTH, shown_command
 from tests.helpers import FIXTURES, RunSuite, standard, suite
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -43,7 +44,7 @@ def test_non_zero_exit_is_a_failed_trial_with_stderr(run_suite: RunSuite) -> Non
     assert [t.status for t in trials] == ["error", "error"]
     for trial in trials:
         assert trial.error is not None
-        assert "exited with code 3" in trial.error
+        assert f"command 'bash {SCRIPT}' exited with code 3; stderr: " in trial.error
         assert "fatal: model quota exceeded" in trial.error
         assert f"agent log: mode=fail trial={trial.index}" in trial.error
     assert ran.record().status == "completed"
@@ -84,7 +85,7 @@ def test_timeout_kills_the_program_and_keeps_its_stderr(run_suite: RunSuite) -> 
     assert [t.status for t in trials] == ["timeout", "timeout"]
     for trial in trials:
         assert trial.error is not None
-        assert trial.error.startswith("command 'bash' ran past 0.5s and was killed")
+        assert trial.error.startswith(f"command 'bash {SCRIPT}' ran past 0.5s and was killed")
         assert "waiting for a tool that never answers" in trial.error
         assert 0.5 <= trial.latency < 5
     if Path("/proc").is_dir():
@@ -124,4 +125,30 @@ def test_missing_program_is_a_failed_trial(run_suite: RunSuite) -> None:
     )
     (trial,) = run_suite(config).trials()
     assert trial.status == "error"
-    assert "cannot start command ['no-such-program-xyz']" in (trial.error or "")
+    assert "cannot start command 'no-such-program-xyz'" in (trial.error or "")
+
+
+def test_an_error_names_the_whole_command_quoted_and_shortened_in_the_middle() -> None:
+    assert shown_command(["bash", "broken.sh", "--fast"]) == "'bash broken.sh --fast'"
+    assert shown_command(["python", "my agent.py"]) == "\"python 'my agent.py'\""
+    long = ["./target/release/agent", *(f"--option-{i}" for i in range(20)), "--last"]
+    text = shown_command(long)
+    assert len(text) == COMMAND_WIDTH + 2  # the quotes repr adds
+    assert text.startswith("'./target/release/agent --option-0") and text.endswith("--last'")
+    assert "…" in text
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="needs jq")
+def test_the_readme_bash_agent_reads_its_stdin_with_jq(run_suite: RunSuite, tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    script = readme.split("# agent.sh: reads its stdin JSON with jq", 1)[1].split("```", 1)[0]
+    (tmp_path / "agent.sh").write_text("#!/usr/bin/env bash" + script, encoding="utf-8")
+    config = suite(
+        {"shell_agent": {"type": "command", "command": ["bash", "agent.sh"], "cwd": str(tmp_path),
+                         "params": {"depth": 3}}},
+        [standard("cmd", ["shell_agent"], 2)],
+    )  # fmt: skip
+    trials = run_suite(config).trials()
+    assert [t.status for t in trials] == ["ok", "ok"], trials[0].error
+    assert all(t.metrics["success"] == 1.0 and t.metrics["cost"] == 0.01 for t in trials)
+    assert trials[0].details == {"asked": ""}  # no dataset: no sample input

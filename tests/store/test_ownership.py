@@ -94,8 +94,8 @@ def test_a_killed_run_is_shown_dead_with_its_resume_command_and_resumes(
     db, _, run_id = killed_run(tmp_path, clean_env)
     listing = cli("runs", "--db", str(db), env=clean_env)
     assert listing.returncode == 0, listing.stderr
-    assert "dead" in listing.stdout
-    assert f"meta-orchestrator resume {run_id}" in listing.stdout
+    assert "dead" in listing.stdout  # the table's status column
+    assert f"meta-orchestrator resume {run_id}" in listing.stderr
     with RunStore(db) as store:
         record = store.get_run(run_id)
     assert run_table([record], {})["status"].tolist() == ["dead"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -35,6 +36,8 @@ from meta_orchestrator.core.kinds.base import (
 )
 from meta_orchestrator.core.models import StrictModel
 from meta_orchestrator.core.scoring import MalformedResult
+
+COMMAND_WIDTH = 80  # how much of a command an error message shows
 
 
 class CommandVariant(StrictModel):
@@ -88,6 +91,7 @@ class CommandAgent:
         self.timeout = timeout
         self._live: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
+        self.display = shown_command(self.command)
 
     def __call__(self, context: dict[str, Any]) -> Any:
         payload = json.dumps({**context, "params": self.params})
@@ -105,7 +109,7 @@ class CommandAgent:
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         except OSError as exc:
-            raise CommandFailed(f"cannot start command {self.command!r}: {exc}") from exc
+            raise CommandFailed(f"cannot start command {self.display}: {exc}") from exc
         with self._lock:
             self._live.add(proc)
         try:
@@ -113,7 +117,7 @@ class CommandAgent:
         except subprocess.TimeoutExpired:
             stderr = _kill(proc)[1]  # what it wrote before the timeout is kept
             raise CommandTimedOut(
-                f"command {self.command[0]!r} ran past {self.timeout}s and was killed"
+                f"command {self.display} ran past {self.timeout}s and was killed"
                 + (f"; stderr: {stderr[-2000:].strip()}" if stderr.strip() else "")
             ) from None
         except BaseException:  # Ctrl-C: the program is in its own session and did not get it
@@ -124,7 +128,7 @@ class CommandAgent:
                 self._live.discard(proc)
         if proc.returncode != 0:
             raise CommandFailed(
-                f"command {self.command[0]!r} exited with code {proc.returncode}; "
+                f"command {self.display} exited with code {proc.returncode}; "
                 f"stderr: {stderr[-2000:].strip() or '(empty)'}"
             )
         return _parse_stdout(stdout, stderr)
@@ -135,6 +139,16 @@ class CommandAgent:
             live = list(self._live)
         for proc in live:
             _signal_all(proc)
+
+
+def shown_command(command: list[str], width: int = COMMAND_WIDTH) -> str:
+    """The whole command as a shell would read it, quoted (``'bash broken.sh'``), shortened in the
+    middle past ``width`` characters so both the program and its last arguments stay visible."""
+    text = shlex.join(command)
+    if len(text) > width:
+        keep = width - 1
+        text = text[: keep - keep // 3] + "…" + text[len(text) - keep // 3 :]
+    return repr(text)
 
 
 def _die_with_parent() -> None:
