@@ -5,12 +5,14 @@ is a known way to crash runs. A background thread owns the connection; callers e
 wait on disk. Rows are committed in batches at most ``COMMIT_INTERVAL`` seconds after they were
 queued, so another process following the run sees a trial within about 100 ms of its completion.
 
-Nothing a caller hands in may kill the thread or lose a batch quietly. Text is stored as valid UTF-8
-(a lone surrogate becomes U+FFFD) and an integer beyond SQLite's 64 bits is refused in the caller's
-thread. A locked database is retried with backoff for up to ``WRITE_RETRY_SECONDS``; any other failure
-is logged at once, the rows of the failed batch are written one by one so that only the bad ones are
-lost, and the error is raised from the caller's next call. Every wait is bounded: a writer that cannot
-commit within the retry time (or whose thread is gone) raises ``StoreError`` instead of hanging.
+Nothing a caller hands in may kill the thread or lose a batch quietly. Text is stored as valid
+UTF-8: a batch SQLite refuses for a lone surrogate is cleaned (each surrogate becomes U+FFFD) and
+written again, so the common case pays nothing. An integer beyond SQLite's 64 bits in a statement
+is refused in the caller's thread. A locked database is retried with backoff for up to
+``WRITE_RETRY_SECONDS``; any other failure is logged at once, the rows of the failed batch are
+written one by one so that only the bad ones are lost, and the error is raised from the caller's
+next call. Every wait is bounded: a writer that cannot commit within the retry time (or whose thread
+is gone) raises ``StoreError`` instead of hanging.
 """
 
 from __future__ import annotations
@@ -89,8 +91,8 @@ def trial_row(result: TrialResult) -> tuple[Any, ...]:
     success = metrics.get("success")
     return (
         result.run_id,
-        clean_text(result.experiment),
-        clean_text(result.variant),
+        result.experiment,
+        result.variant,
         result.index,
         result.seed,
         result.status,
@@ -101,30 +103,30 @@ def trial_row(result: TrialResult) -> tuple[Any, ...]:
         None if success is None else float(success),
         float(metrics.get("cost", 0.0)),
         _metrics_json(metrics),
-        clean_text(result.error),
-        clean_text(result.traceback),
+        result.error,
+        result.traceback,
         result.attempts,
-        clean_text(result.node_id),
-        clean_text(result.sample_id),
+        result.node_id,
+        result.sample_id,
         result.epoch,
-        None if result.output is None else clean_text(_any_json(result.output)),
+        None if result.output is None else _any_json(result.output),
         1 if result.output_truncated else 0,
-        clean_text(result.explanation),
-        clean_text(_any_json(result.details)) if result.details else None,
+        result.explanation,
+        _any_json(result.details) if result.details else None,
         result.transient_retries,
-        clean_text(result.error_kind),
+        result.error_kind,
     )
 
 
 def sample_row(run_id: str, dataset: str, position: int, sample: Sample) -> tuple[Any, ...]:
     return (
         run_id,
-        clean_text(dataset),
-        clean_text(sample.id),
+        dataset,
+        sample.id,
         position,
-        clean_text(_any_json(sample.input)),
-        None if sample.target is None else clean_text(_any_json(sample.target)),
-        clean_text(_any_json(sample.metadata)),
+        _any_json(sample.input),
+        None if sample.target is None else _any_json(sample.target),
+        _any_json(sample.metadata),
     )
 
 
@@ -363,7 +365,7 @@ class StoreWriter:
 
     def add_log(self, run_id: str, level: str, message: str) -> None:
         if not self._closed:
-            self._queue.put((_INSERT_LOG, (run_id, time.time(), level, clean_text(message))))
+            self._queue.put((_INSERT_LOG, (run_id, time.time(), level, message)))
 
     def execute(self, sql: str, params: tuple[Any, ...]) -> None:
         """Run one statement on the writer thread and wait until it is committed."""
@@ -454,7 +456,11 @@ class StoreWriter:
         row that can be kept. Never raises: the thread outlives every failure, and every waiter
         is released."""
         try:
-            self._commit_retrying(items)
+            try:
+                self._commit_retrying(items)
+            except UnicodeEncodeError:  # rare, so text is cleaned here, not on every row
+                items = [_cleaned(item) for item in items]
+                self._commit_retrying(items)
         except BaseException as exc:  # anything at all: reported, never a dead thread
             self._fail(exc, items)
         finally:
@@ -535,6 +541,22 @@ class StoreWriter:
 def _multi_row_sql(sql: str, rows: int) -> str:
     head, _, values = sql.rpartition("VALUES")
     return f"{head}VALUES {', '.join([values.strip()] * rows)}"
+
+
+def _cleaned(item: Any) -> Any:
+    """``item`` with its text made valid UTF-8 (statements and row sets are cleaned in place, so
+    their waiters see the same objects)."""
+    if isinstance(item, tuple):
+        return (item[0], _clean_row(item[1]))
+    if isinstance(item, _Rows):
+        item.rows = [_clean_row(row) for row in item.rows]
+    elif isinstance(item, _Statement):
+        item.params = _clean_row(item.params)
+    return item
+
+
+def _clean_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(clean_text(v) if isinstance(v, str) else v for v in row)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
