@@ -9,9 +9,10 @@ run can be resumed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -410,7 +411,8 @@ def _execute(start: Callable[[RunListener], str], quiet: bool, db: Path) -> int:
     _log_to(err, quiet)
     listener = _RunIdListener(None if quiet else progress_for(err))
     try:
-        run_id = start(listener)
+        with _stdout_to_stderr():
+            run_id = start(listener)
     except KeyboardInterrupt:
         if listener.run_id:
             err.print(f"run {listener.run_id} interrupted; completed trials are kept.")
@@ -455,6 +457,26 @@ def _after_run(db: Path, run_id: str) -> int:
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """While a run runs, file descriptor 1 is stderr: whatever writes there (an agent's C library,
+    a Ray worker, a child process) cannot mix with the run id, the only thing ``run`` prints on
+    stdout. Python-level prints of in-process agents go to the run's log (the hub)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all: nothing to protect
+        yield
+        return
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _resume_command(run_id: str, db: Path) -> str:
@@ -517,6 +539,7 @@ def _runs(args: argparse.Namespace) -> int:
 
     from meta_orchestrator.analysis.summary import run_leader
     from meta_orchestrator.store import RunStore
+    from meta_orchestrator.store.ownership import display_status
 
     db = store_path(args.db)
     with RunStore(db) as store:
@@ -533,7 +556,7 @@ def _runs(args: argparse.Namespace) -> int:
         (
             r.id,
             r.name,
-            r.status,
+            display_status(r),
             _date(r.started_at),
             f"{r.trials}/{r.planned_trials}",
             r.orchestrator,
@@ -552,15 +575,22 @@ def _runs(args: argparse.Namespace) -> int:
         widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(RUNS_COLUMNS)]
         for row in (RUNS_COLUMNS, *rows):
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for record in records:  # its process was killed or crashed: it will never finish by itself
+        if display_status(record) == "dead":
+            err.print(
+                f"run {record.id} is dead; continue it with: {_resume_command(record.id, db)}"
+            )
     return EXIT_OK
 
 
 def _run_json(record: Any, leader: str | None) -> dict[str, Any]:
     """One run of ``runs --json``: the full id and what the table shows, as values, not text."""
+    from meta_orchestrator.store.ownership import display_status
+
     return {
         "id": record.id,
         "name": record.name,
-        "status": record.status,
+        "status": display_status(record),  # "dead": running, but its process is gone
         "started_at": _iso(record.started_at),
         "ended_at": None if record.ended_at is None else _iso(record.ended_at),
         "trials": record.trials,

@@ -43,7 +43,7 @@ from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 
 REFRESH_SECONDS = 1.0
 SUMMARIES = Summaries()
-STATUSES = ["running", "completed", "failed", "interrupted"]
+STATUSES = ["running", "dead", "completed", "failed", "interrupted"]
 
 
 # ------------------------------------------------------------------------------- run browser
@@ -109,8 +109,9 @@ def render_run(store: RunStore, run_id: str, settings: Settings) -> None:
 def _header(record: RunRecord) -> None:
     st.title(escape_text(record.name))
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_at))
+    status = "dead" if process_gone(record) else record.status
     st.caption(
-        f"Run `{record.id}` · status **{escape_text(record.status)}** · orchestrator "
+        f"Run `{record.id}` · status **{escape_text(status)}** · orchestrator "
         f"`{record.orchestrator}` · backend `{record.backend}` · seed {record.seed} · "
         f"started {started}"
     )
@@ -119,8 +120,9 @@ def _header(record: RunRecord) -> None:
 def _status_notes(record: RunRecord) -> None:
     if process_gone(record):
         st.warning(
-            f"This run is marked running, but its process ({record.pid}) is gone: it was killed "
-            f"or crashed. Continue it with `meta-orchestrator resume {record.id}`."
+            f"This run is dead: it is marked running, but its process (host {record.host}, pid "
+            f"{record.pid}) is gone or has stopped its heartbeat: it was killed or crashed. "
+            f"Continue it with `meta-orchestrator resume {record.id}`."
         )
     if record.status == "failed":
         st.error(f"This run failed: {escape_text(record.error or 'no error recorded')}")
