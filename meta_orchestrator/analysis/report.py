@@ -230,6 +230,8 @@ def _metadata(summary: RunSummary) -> str:
     ]
     if run.error:
         lines.append(f"- **Error:** {escape_text(run.error)}")
+    if summary.endpoint_failures:
+        lines.append(_endpoint_failures(summary.endpoint_failures))
     # Experiments with weights of their own show them in their section.
     uses_run_weights = not summary.experiments or any(
         e.scoring_weights in ({}, summary.scoring_weights) for e in summary.experiments
@@ -248,6 +250,18 @@ def _metadata(summary: RunSummary) -> str:
             "epochs > 1; variants are compared by paired tests on the samples both ran."
         )
     return "\n".join(lines)
+
+
+def _endpoint_failures(failures: dict[str, int]) -> str:
+    """Trials lost to an endpoint (not to the agent): the results are incomplete, and the CLI
+    exits 1."""
+    total = sum(failures.values())
+    kinds = ", ".join(f"{n} {code_span(kind)}" for kind, n in sorted(failures.items()))
+    return (
+        f"- **Endpoint failures:** {total} trial{'' if total == 1 else 's'} ended because the model "
+        f"endpoint kept failing after every retry ({kinds}); they count as errors, so the results "
+        "are incomplete and `meta-orchestrator run` exits 1"
+    )
 
 
 def _no_success_note(summary: RunSummary) -> str:

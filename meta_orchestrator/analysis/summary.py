@@ -44,6 +44,7 @@ from meta_orchestrator.analysis.stats import (
     holm_adjust,
     welch_test,
 )
+from meta_orchestrator.core.llm.retry import TRANSIENT_KINDS
 from meta_orchestrator.store import (
     ExperimentRecord,
     RunRecord,
@@ -184,6 +185,8 @@ class RunSummary:
     run: RunRecord
     experiments: list[ExperimentSummary]
     scoring_weights: dict[str, float]
+    # Trials that ended because an endpoint kept failing (``rate_limited``, ``unavailable``), by kind.
+    endpoint_failures: dict[str, int] = field(default_factory=dict)
 
 
 def summarize_run(store: RunStore, run_id: str, alpha: float = DEFAULT_ALPHA) -> RunSummary:
@@ -192,7 +195,10 @@ def summarize_run(store: RunStore, run_id: str, alpha: float = DEFAULT_ALPHA) ->
     experiments = [
         summarize_experiment(store, record, alpha) for record in store.experiments(run_id)
     ]
-    return RunSummary(run, experiments, scoring_weights(run.config_yaml))
+    failures = {
+        kind: n for kind, n in store.error_kind_counts(run_id).items() if kind in TRANSIENT_KINDS
+    }
+    return RunSummary(run, experiments, scoring_weights(run.config_yaml), failures)
 
 
 def summarize_experiment(

@@ -342,6 +342,31 @@ class RunStore:
         if sample is not None:
             yield sample, outcomes
 
+    def sample(self, run_id: str, dataset: str, sample_id: str) -> Sample | None:
+        """One stored sample of the run's ``dataset``, or ``None``."""
+        if not self._has("samples", "sample_id"):
+            return None
+        row = self._conn.execute(
+            "SELECT sample_id, input_json, target_json, metadata_json FROM samples "
+            "WHERE run_id = ? AND dataset = ? AND sample_id = ?",
+            (run_id, dataset, sample_id),
+        ).fetchone()
+        if row is None:
+            return None
+        target = None if row[2] is None else json.loads(row[2])
+        return Sample(row[0], json.loads(row[1]), target, json.loads(row[3]))
+
+    def sample_trials(self, run_id: str, experiment: str, sample_id: str) -> list[TrialResult]:
+        """Every trial of ``experiment`` on one sample, by variant and epoch (the sample page)."""
+        if not self._has("trials", "sample_id"):
+            return []
+        cursor = self._conn.execute(
+            "SELECT * FROM trials WHERE run_id = ? AND experiment = ? AND sample_id = ? "
+            "ORDER BY variant, epoch, seq",
+            (run_id, experiment, sample_id),
+        )
+        return [_trial(row) for row in cursor]
+
     def sample_sums(self, run_id: str, experiment: str) -> list[SampleSums]:
         """Per ``(variant, sample)`` counts and sums of score and success (one grouped query)."""
         if not self._has("trials", "sample_id"):
@@ -440,6 +465,15 @@ class RunStore:
             "SELECT variant, COUNT(*) FROM trials WHERE run_id = ? AND experiment = ? "
             "GROUP BY variant",
             (run_id, experiment),
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    def error_kind_counts(self, run_id: str) -> dict[str, int]:
+        """How many of the run's failed trials ended with each ``error_kind`` (``rate_limited``...)."""
+        rows = self._conn.execute(
+            "SELECT error_kind, COUNT(*) FROM trials WHERE run_id = ? AND status != 'ok' "
+            "AND error_kind IS NOT NULL GROUP BY error_kind ORDER BY error_kind",
+            (run_id,),
         )
         return {row[0]: int(row[1]) for row in rows}
 
@@ -559,6 +593,19 @@ class RunStore:
             "SELECT COALESCE(MAX(seq), 0) FROM trials WHERE run_id = ?", (run_id,)
         ).fetchone()
         return int(row[0])
+
+    def score_sequence(
+        self, run_id: str, experiment: str, after_seq: int = 0
+    ) -> Iterator[tuple[int, str, float | None]]:
+        """``(seq, variant, score)`` of an experiment's trials in commit order, after ``after_seq``:
+        what a confidence sequence needs, which depends on the order the scores came in."""
+        cursor = self._conn.execute(
+            "SELECT seq, variant, score FROM trials WHERE run_id = ? AND experiment = ? "
+            "AND seq > ? ORDER BY seq",
+            (run_id, experiment, after_seq),
+        )
+        for row in cursor:
+            yield int(row[0]), str(row[1]), None if row[2] is None else float(row[2])
 
     def bucket_sums(self, run_id: str, upto: int, buckets: int) -> list[BucketSums]:
         """Per (experiment, variant, bucket) sums of the run's trials with ``seq <= upto``.
