@@ -155,11 +155,12 @@ def main() -> None:
         actors = config(args.trials, args.in_flight, "actors", args.trials_per_actor)
         times: dict[str, list[float]] = {key: [] for key, _ in ROWS}
         for _ in range(args.repeats):  # interleaved, so drift in the machine hits every row
-            times["raw"].append(raw_ray(ray, args.trials))
             times["single"].append(orchestrated(suite, args.trials, batch=False))
             times["backend"].append(orchestrated(suite, args.trials, batch=True))
-            # Next, while the task workers that ran trials are alive: the actor pool's rows take
-            # long enough for Ray to stop them, and fresh ones import meta-orchestrator first.
+            # Raw Ray and the full run next, while the task workers are alive: the actor pool's
+            # rows take long enough for Ray to stop idle workers, and starting 8 worker processes
+            # again would be timed in whichever row came first.
+            times["raw"].append(raw_ray(ray, args.trials))
             times["full"].append(full_run(ray, suite, args.trials))
             times["actor_single"].append(orchestrated(actors, args.trials, batch=False))
             times["actors"].append(orchestrated(actors, args.trials, batch=True))
