@@ -42,13 +42,13 @@ from meta_orchestrator.core.execution import TrialRunner, experiment_scoring
 from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.core.scoring import failure_score
 from meta_orchestrator.core.trial import TrialSpec, trial_seed
-
-# The gate settings the benchmark workflow uses; the power analysis defaults to them.
-DEFAULT_ALPHA = 0.05
-DEFAULT_BUDGET = 0.02
-DEFAULT_DROP = 0.05
-DEFAULT_POWER = 0.80
-DEFAULT_PILOT_TRIALS = 4000
+from meta_orchestrator.guardrail.defaults import (
+    DEFAULT_ALPHA,
+    DEFAULT_BUDGET,
+    DEFAULT_DROP,
+    DEFAULT_PILOT_TRIALS,
+    DEFAULT_POWER,
+)
 
 Key = tuple[str, str]
 
