@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on; 0.0.0.0 exposes it to the network (default: %(default)s)",
+        help="address to listen on; beyond loopback (0.0.0.0) it needs --allow-remote "
+        "(default: %(default)s)",
     )
     dashboard.add_argument(
         "--port", type=int, default=8501, metavar="N", help="port (default: %(default)s)"
@@ -196,6 +197,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=".",
         metavar="DIR",
         help="where the Launch page finds config files (default: the current folder)",
+    )
+    dashboard.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host beyond loopback, with a warning: anyone with the token can then "
+        "launch runs (default: refuse, exit 2)",
+    )
+    dashboard.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a Host name the dashboard answers besides the loopback names (repeatable; '*': "
+        "any; default: loopback names and --host only)",
     )
     dashboard.set_defaults(handler=_dashboard)
 
@@ -283,6 +297,12 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
         help="treat a higher metric as worse (default for latency and cost)",
     )
     parser.add_argument(
+        "--allow-different-samples",
+        action="store_true",
+        help="compare runs whose datasets differ (fingerprints) with unpaired Welch tests "
+        "instead of exiting 2",
+    )
+    parser.add_argument(
         "--markdown",
         metavar="FILE",
         help="also write the comparison as Markdown to this file (default: not written)",
@@ -295,7 +315,7 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _power_arguments(parser: argparse.ArgumentParser) -> None:
-    from meta_orchestrator.guardrail import power
+    from meta_orchestrator.guardrail import defaults as power  # not .power: it loads scipy
 
     parser.add_argument(
         "config",
@@ -680,6 +700,7 @@ def _compare(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         max_regression=args.max_regression,
         higher_is_better=args.higher_is_better,
+        allow_different_samples=args.allow_different_samples,
         markdown=args.markdown,
         json_path=args.json,
         allow_partial=args.allow_partial,
@@ -703,7 +724,13 @@ def _dashboard(args: argparse.Namespace) -> int:
     from meta_orchestrator.dashboard import launch
 
     return launch(
-        host=args.host, port=args.port, db=store_path(args.db), config_dir=args.config_dir
+        host=args.host,
+        port=args.port,
+        db=store_path(args.db),
+        config_dir=args.config_dir,
+        allow_remote=args.allow_remote,
+        allowed_hosts=args.allow_host or [],
+        announce=lambda line: err.print(escape(line), soft_wrap=True),
     )
 
 

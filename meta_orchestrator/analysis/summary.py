@@ -1,6 +1,6 @@
 """Per-variant statistics and best-versus-others tests for a stored run.
 
-Everything is computed from SQL aggregates (``RunStore.variant_aggregates``, ``latency_quantile``,
+Everything is computed from SQL aggregates (``RunStore.variant_aggregates``, ``latency_quantiles``,
 ``choice_counts``), so summarising a 200,000-trial run takes as little memory as a 20-trial one.
 
 Conventions the numbers follow:
@@ -394,6 +394,7 @@ def _variant_summary(
     score_c, success_c = clustered or (None, None)
     score_ci = mean_interval(agg.score_n, agg.score_mean, agg.score_sd, score_c)
     success_ci = success_interval(agg.successes, agg.trials, success_c)
+    p50, p95 = store.latency_quantiles(record.run_id, record.name, name, (0.50, 0.95), agg.trials)
     return VariantSummary(
         experiment=record.name,
         variant=name,
@@ -411,8 +412,8 @@ def _variant_summary(
         success_ci_low=success_ci.low if success_ci else None,
         success_ci_high=success_ci.high if success_ci else None,
         latency_mean=agg.latency_mean,
-        latency_p50=store.latency_quantile(record.run_id, record.name, name, 0.50),
-        latency_p95=store.latency_quantile(record.run_id, record.name, name, 0.95),
+        latency_p50=p50,
+        latency_p95=p95,
         cost_total=agg.cost_total,
         cost_mean=agg.cost_total / agg.trials,
         clusters=score_c.clusters if score_c else None,
