@@ -443,18 +443,18 @@ def _after_run(db: Path, run_id: str) -> int:
         lost = {k: n for k, n in store.error_kind_counts(run_id).items() if k in TRANSIENT_KINDS}
     summary = results_root(store=db, recorded=record.results_dir) / run_id / SUMMARY_FILE
     err.print(f"summary: {escape(str(summary))}")
-    if failed_all:
-        err.print(
-            f"[bold red]no trial succeeded:[/] all {record.trials} trials of run {run_id} failed; "
-            "no variant leads (the errors are in the summary and `meta-orchestrator report`)"
-        )
-        return EXIT_FAILED
     if lost:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(lost.items()))
         err.print(
             f"[bold red]incomplete:[/] {sum(lost.values())} trial(s) ended because the model "
             f"endpoint kept failing ({counts}); see the summary's endpoint failures"
         )
+    if failed_all:
+        err.print(
+            f"[bold red]no trial succeeded:[/] all {record.trials} trials of run {run_id} failed; "
+            "no variant leads (the errors are in the summary and `meta-orchestrator report`)"
+        )
+    if lost or failed_all:
         return EXIT_FAILED
     return EXIT_OK
 
