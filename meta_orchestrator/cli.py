@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 the run failed (or ``compare`` found a significant regr
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -434,23 +435,36 @@ def _log_to(console: Console, quiet: bool) -> None:
     """Run warnings (failed trials, budget stops) print above the progress bar, not through it.
 
     On a terminal rich lays them out; in a log (CI, a pipe) each is one plain, unwrapped line.
+    Each command replaces the handler an earlier one (in this process) installed.
     """
-    import logging
-
     from rich.logging import RichHandler
 
     logger = logging.getLogger("meta_orchestrator")
-    if any(getattr(h, "_meta_orchestrator_cli", False) for h in logger.handlers):
-        return
+    for old in [h for h in logger.handlers if isinstance(h, RichHandler | _PlainLogHandler)]:
+        logger.removeHandler(old)
     handler: logging.Handler
     if console.is_terminal:
         handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
     else:
-        handler = logging.StreamHandler(console.file)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    handler._meta_orchestrator_cli = True  # type: ignore[attr-defined]
+        handler = _PlainLogHandler(console)
     handler.setLevel(logging.ERROR if quiet else logging.WARNING)
     logger.addHandler(handler)
+
+
+class _PlainLogHandler(logging.Handler):
+    """``WARNING message`` on one line of the console's current file (a log greps well)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = " ".join(record.getMessage().splitlines())
+            self.console.file.write(f"{record.levelname} {text}\n")
+            self.console.file.flush()
+        except Exception:  # logging must never break a run
+            self.handleError(record)
 
 
 class _RunIdListener(RunListener):

@@ -479,3 +479,24 @@ def test_report_renders_markdown_on_a_terminal_and_prints_it_raw_when_piped(
     shown = terminal.getvalue()
     assert "bandit_arm" in shown and "head_to_head" in shown
     assert "\\_" not in shown and "| Rank |" not in shown and "## meta" not in shown
+
+
+def test_in_a_log_progress_and_warnings_are_plain_unwrapped_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(
+        tmp_path,
+        suite(
+            {"flaky": simulated(0.9, error_rate=0.5), "steady": simulated(0.8)},
+            [standard("std", ["flaky", "steady"], 10)],
+        ),
+    )
+    assert cli.main(["run", "-c", str(config), "--db", str(tmp_path / "s.db")]) == 0
+    captured = capsys.readouterr()
+    run_id = captured.out.strip()
+    lines = captured.err.splitlines()
+    warnings = [line for line in lines if line.startswith("WARNING trial std/")]
+    assert warnings and all(len(line) > 80 and "error" in line for line in warnings)
+    assert lines[0] == f"run {run_id}: 20 planned trials"
+    assert any(line.startswith(f"run {run_id} completed: 20/20 trials · errors ") for line in lines)
+    assert not any("\x1b[" in line or "━" in line for line in lines)
