@@ -260,6 +260,11 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
         help="the budget: a relative worsening tolerated even when significant "
         "(0.02 = 2%%; default %(default)s)",
     )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="judge a baseline or candidate run that is not completed (default: refuse, exit 2)",
+    )
     direction = parser.add_mutually_exclusive_group()
     direction.add_argument(
         "--higher-is-better",
@@ -679,6 +684,7 @@ def _compare(args: argparse.Namespace) -> int:
         higher_is_better=args.higher_is_better,
         markdown=args.markdown,
         json_path=args.json,
+        allow_partial=args.allow_partial,
     )
 
 

@@ -74,10 +74,15 @@ def drive(
     yielded is the caller's to keep. ``dataset`` holds the samples the orchestrator's proposals name.
     """
     experiment = orchestrator.experiment.name
+    # Queue trials ahead only when nothing between them depends on a result: a cost budget stops
+    # after the trial that reaches it, a bandit chooses from the results so far.
+    costed = budget is not None and budget.budget.max_cost is not None
+    feedback = orchestrator.needs_feedback or costed
     try:
         while True:
             _enforce(orchestrator, backend, budget)
-            while backend.in_flight < backend.max_in_flight:
+            room = backend.max_in_flight if feedback else backend.read_ahead
+            while backend.in_flight < room:
                 proposal = orchestrator.propose()
                 if proposal is None:
                     break

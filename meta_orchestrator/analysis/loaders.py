@@ -83,6 +83,7 @@ def run_data_from_results(
         status=str(run.get("status", "?")),
         git_commit=run.get("git_commit"),
         summary_markdown=summary_markdown,
+        unusable=collector.unusable,
     )
 
 
@@ -105,6 +106,7 @@ def run_data_from_store(store: RunStore, run_id: str, *, summary: bool = True) -
         status=record.status,
         git_commit=record.git_commit,
         summary_markdown=render_summary_markdown(summarize_run(store, run_id)) if summary else None,
+        unusable=collector.unusable,
     )
 
 
@@ -115,6 +117,7 @@ class _Collector:
         self.trials: dict[Key, int] = {}
         self.ok: dict[Key, int] = {}
         self.running: dict[Key, dict[str, RunningMoments]] = {}
+        self.unusable: dict[tuple[str, str, str], int] = {}
 
     def add(
         self,
@@ -132,6 +135,9 @@ class _Collector:
         def add(name: str, value: Any) -> None:
             if _is_number(value):
                 running.setdefault(name, RunningMoments()).add(float(value))
+            elif value is not None:  # text, NaN: counted, so the gate can refuse to judge
+                where = (experiment, variant, name)
+                self.unusable[where] = self.unusable.get(where, 0) + 1
 
         # Every trial has a score (a failed one scores as achieving nothing) and a latency.
         add("score", score)

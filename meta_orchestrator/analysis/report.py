@@ -249,6 +249,12 @@ def _metadata(summary: RunSummary) -> str:
         "timeout) scores as one that achieved nothing. Success rate is over all trials, with a 95% "
         "Wilson interval."
     )
+    if any(e.samples is not None for e in summary.experiments):
+        lines.append(
+            "- On a dataset, the mean score's interval is clustered by sample (repeats of a sample "
+            "are correlated; Student t on samples − 1 df), and so is the success rate's with "
+            "epochs > 1; variants are compared by paired tests on the samples both ran."
+        )
     return "\n".join(lines)
 
 
@@ -292,6 +298,8 @@ def _experiment_section(
         parts.append(_comparison_block(experiment))
     if _is_bandit(experiment):
         parts.append(_choices_table(experiment))
+    if experiment.adaptive:
+        parts.append(_adaptive_note(experiment))
     stop = _stop_line(experiment)
     if stop:
         parts.append(stop)
@@ -440,6 +448,8 @@ def _comparison_block(experiment: ExperimentSummary) -> str:
     best = experiment.best
     if best is None:
         return "**Best vs others:** no variant has a scored trial; nothing to compare."
+    if any(c.test == "paired" for c in experiment.comparisons):
+        return _paired_block(experiment, best)
     tested = sum(c.p_value is not None for c in experiment.comparisons)
     intro = (
         f"**Best vs others** ({code_span(best.variant)}): Welch's t-test on score, "
@@ -464,6 +474,54 @@ def _comparison_block(experiment: ExperimentSummary) -> str:
             )
         )
     return intro + "\n\n" + "\n".join(rows)
+
+
+def _paired_block(experiment: ExperimentSummary, best: VariantSummary) -> str:
+    tested = sum(c.p_value is not None for c in experiment.comparisons)
+    intro = (
+        f"**Best vs others** ({code_span(best.variant)}): paired t-test on score over the samples "
+        "both ran (per-sample means over the epochs both ran), Holm-corrected across "
+        f"{tested} comparison{'' if tested == 1 else 's'}, alpha {experiment.alpha:g}; the "
+        "Wilcoxon signed-rank p (two-sided, not adjusted) is a robustness check. Difference = "
+        "other − best, with its 95% paired t interval; correlation is of the per-sample scores."
+    )
+    rows = [
+        "| Other | Difference [95% CI] | Paired t p | Holm p | Wilcoxon p | Correlation "
+        "| Samples paired / left out | Verdict (best vs other) |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for c in experiment.comparisons:
+        rows.append(
+            _row(
+                [
+                    code_span(c.other, table=True),
+                    _difference(c),
+                    format_p_value(c.p_value),
+                    format_p_value(c.p_holm),
+                    format_p_value(c.p_wilcoxon),
+                    _num(c.correlation, 2),
+                    f"{c.paired or 0} / {c.left_out or 0}",
+                    _verdict(c),
+                ]
+            )
+        )
+    return intro + "\n\n" + "\n".join(rows)
+
+
+def _adaptive_note(experiment: ExperimentSummary) -> str:
+    """What a bandit's allocation does to the numbers above it."""
+    paired = (
+        " The comparisons pair only the samples both variants ran (the shared prefix of the "
+        "sample sequence)."
+        if experiment.samples is not None
+        else ""
+    )
+    return (
+        "> **Adaptive allocation:** a bandit chose which variant ran next, so variants have "
+        "unequal trial counts and the means of rarely chosen variants are biased (one that started "
+        "unlucky was dropped before it could recover, so its mean tends to be too low)."
+        f"{paired} Intervals and p-values assume a fixed allocation: read them as approximate."
+    )
 
 
 def _choices_table(experiment: ExperimentSummary) -> str:

@@ -9,7 +9,7 @@ snapshot of a ``core.running.RunningMoments``, so every layer accumulates the sa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from meta_orchestrator.core.running import RunningMoments
 
@@ -62,6 +62,8 @@ class RunData:
     status: str = "completed"
     git_commit: str | None = None
     summary_markdown: str | None = None
+    # (experiment, variant, metric) -> values that were not finite numbers, so not in ``variants``.
+    unusable: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
 
     @property
     def trials(self) -> int:

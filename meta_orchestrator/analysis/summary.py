@@ -12,6 +12,14 @@ Conventions the numbers follow:
 * The best variant (rank 1) is compared with each other one by Welch's t-test on score; the p-values
   of one experiment are Holm-corrected together. A side with fewer than two scored trials is not
   tested: its comparison carries the note ``"not enough trials"`` and no numbers.
+* On a dataset (``analysis.clustered``, ``analysis.paired``): the score's interval is clustered by
+  sample (t on samples − 1 df), the success rate's too when samples repeat (epochs), and the best
+  variant is compared with each other one by a paired t-test on the samples both ran (per-sample
+  means over the epochs both ran), with the Wilcoxon signed-rank p beside it; below
+  ``MIN_PAIRED_SAMPLES`` paired samples: ``"not enough paired samples"``.
+* A ``mab`` experiment allocated adaptively: its comparisons pair only the samples both variants
+  reached (the matched prefix), and ``ExperimentSummary.adaptive`` makes the report say that the
+  means of rarely chosen variants are biased.
 """
 
 from __future__ import annotations
@@ -22,16 +30,27 @@ from typing import Any
 
 import yaml
 
+from meta_orchestrator.analysis.clustered import (
+    ClusteredMean,
+    clustered_mean_from_sums,
+    mean_interval,
+    success_interval,
+)
+from meta_orchestrator.analysis.paired import holm_paired, paired_comparison
 from meta_orchestrator.analysis.samples import SampleSummary, summarize_samples
 from meta_orchestrator.analysis.stats import (
     MIN_TRIALS_FOR_TEST,
     WelchResult,
     holm_adjust,
-    mean_ci,
     welch_test,
-    wilson_interval,
 )
-from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore, VariantAggregate
+from meta_orchestrator.store import (
+    ExperimentRecord,
+    RunRecord,
+    RunStore,
+    SampleSums,
+    VariantAggregate,
+)
 
 DEFAULT_ALPHA = 0.05
 NOT_ENOUGH_TRIALS = "not enough trials"
@@ -62,6 +81,9 @@ class VariantSummary:
     latency_p95: float | None = None
     cost_total: float = 0.0
     cost_mean: float | None = None
+    clusters: int | None = None  # on a dataset: the samples the intervals are clustered on
+    score_se: float | None = None  # clustered on the sample when ``clusters`` is set
+    design_effect: float | None = None  # clustered variance / naive variance of the mean score
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -79,9 +101,14 @@ class PairwiseComparison:
     ci_high: float | None = None
     p_value: float | None = None
     p_holm: float | None = None
-    effect_size: float | None = None  # Hedges' g of other versus best
+    effect_size: float | None = None  # Hedges' g of other versus best (Welch only)
     significant: bool = False
     note: str | None = None
+    test: str = "welch"  # "welch", or "paired" on a dataset
+    paired: int | None = None  # samples both ran (paired)
+    left_out: int | None = None  # samples only one of the two ran (paired)
+    correlation: float | None = None  # of the per-sample scores (paired)
+    p_wilcoxon: float | None = None  # signed-rank, two-sided (paired)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -117,6 +144,11 @@ class ExperimentSummary:
         return self.trials > 0 and not any(v.success_rate for v in self.variants)
 
     @property
+    def adaptive(self) -> bool:
+        """A bandit chose the variants: unequal counts, and biased means for rarely chosen ones."""
+        return self.orchestrator == "mab"
+
+    @property
     def best(self) -> VariantSummary | None:
         """The rank-1 variant, or ``None`` when no variant has a scored trial."""
         if self.variants and self.variants[0].mean_score is not None:
@@ -143,6 +175,7 @@ class ExperimentSummary:
             "dataset": None if self.samples is None else self.samples.dataset,
             "dataset_fingerprint": None if self.samples is None else self.samples.fingerprint,
             "samples": None if self.samples is None else self.samples.to_dict(),
+            "adaptive": self.adaptive,
         }
 
 
@@ -168,9 +201,17 @@ def summarize_experiment(
     aggregates = {a.variant: a for a in store.variant_aggregates(record.run_id, record.name)}
     # A variant that never ran still gets a row; one that ran but is not configured still counts.
     names = list(record.variants) + [v for v in aggregates if v not in record.variants]
-    unranked = [_variant_summary(store, record, name, aggregates.get(name)) for name in names]
+    clustered = _clustered(store, record) if record.dataset is not None else {}
+    unranked = [
+        _variant_summary(store, record, name, aggregates.get(name), clustered.get(name))
+        for name in names
+    ]
     ranked = rank_variants(unranked)
     counts = store.choice_counts(record.run_id, record.name)
+    if record.dataset is not None:
+        comparisons = compare_paired_with_best(store, record, ranked, alpha)
+    else:
+        comparisons = compare_with_best(ranked, alpha)
     return ExperimentSummary(
         name=record.name,
         orchestrator=record.orchestrator,
@@ -180,7 +221,7 @@ def summarize_experiment(
         stop_reason=record.stop_reason,
         choice_counts={name: counts.get(name, 0) for name in names},
         variants=ranked,
-        comparisons=compare_with_best(ranked, alpha),
+        comparisons=comparisons,
         too_few_trials=any(v.score_n < MIN_TRIALS_FOR_TEST for v in ranked),
         alpha=alpha,
         variant_names=names,
@@ -235,6 +276,47 @@ def compare_with_best(
     return comparisons
 
 
+def compare_paired_with_best(
+    store: RunStore, record: ExperimentRecord, ranked: list[VariantSummary], alpha: float
+) -> list[PairwiseComparison]:
+    """Paired t-test of each variant against ``ranked[0]`` on the samples both ran (matched on
+    sample and epoch), Holm-corrected over the tested pairs; Wilcoxon beside it."""
+    if len(ranked) < 2:
+        return []
+    best, others = ranked[0], ranked[1:]
+    tests = []
+    for other in others:
+        rows = list(
+            store.paired_sample_scores(record.run_id, record.name, best.variant, other.variant)
+        )
+        left_out = (best.clusters or 0) + (other.clusters or 0) - 2 * len(rows)
+        tests.append(
+            paired_comparison([r[1] for r in rows], [r[2] for r in rows], left_out=left_out)
+        )
+    comparisons = []
+    for other, test in zip(others, holm_paired(tests), strict=True):
+        comparisons.append(
+            PairwiseComparison(
+                experiment=best.experiment,
+                best=best.variant,
+                other=other.variant,
+                difference=test.difference,
+                ci_low=test.ci_low,
+                ci_high=test.ci_high,
+                p_value=test.p_value,
+                p_holm=test.p_holm,
+                significant=test.p_holm is not None and test.p_holm < alpha,
+                note=test.note,
+                test="paired",
+                paired=test.paired,
+                left_out=test.left_out,
+                correlation=test.correlation,
+                p_wilcoxon=test.p_wilcoxon,
+            )
+        )
+    return comparisons
+
+
 def run_leader(store: RunStore, run_id: str) -> str | None:
     """The best-scoring variant of the run's first experiment in which a trial succeeded, or
     ``None``: where every trial failed, the least bad score leads nothing.
@@ -275,13 +357,37 @@ def scoring_weights(config_yaml: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in weights.items() if isinstance(v, int | float)}
 
 
+def _clustered(
+    store: RunStore, record: ExperimentRecord
+) -> dict[str, tuple[ClusteredMean | None, ClusteredMean | None]]:
+    """Per variant: the score and the success rate clustered by sample."""
+    by_variant: dict[str, list[SampleSums]] = {}
+    for sums in store.sample_sums(record.run_id, record.name):
+        by_variant.setdefault(sums.variant, []).append(sums)
+    out = {}
+    for variant, rows in by_variant.items():
+        score = clustered_mean_from_sums(
+            [r.score_n for r in rows],
+            [r.score_sum for r in rows],
+            squares=sum(r.score_sq for r in rows),
+        )
+        success = clustered_mean_from_sums([r.trials for r in rows], [r.successes for r in rows])
+        out[variant] = (score, success)
+    return out
+
+
 def _variant_summary(
-    store: RunStore, record: ExperimentRecord, name: str, agg: VariantAggregate | None
+    store: RunStore,
+    record: ExperimentRecord,
+    name: str,
+    agg: VariantAggregate | None,
+    clustered: tuple[ClusteredMean | None, ClusteredMean | None] | None = None,
 ) -> VariantSummary:
     if agg is None or agg.trials == 0:
         return VariantSummary(record.name, name)
-    score_ci = mean_ci(agg.score_n, agg.score_mean, agg.score_sd)
-    success_ci = wilson_interval(agg.successes, agg.trials)
+    score_c, success_c = clustered or (None, None)
+    score_ci = mean_interval(agg.score_n, agg.score_mean, agg.score_sd, score_c)
+    success_ci = success_interval(agg.successes, agg.trials, success_c)
     return VariantSummary(
         experiment=record.name,
         variant=name,
@@ -303,6 +409,9 @@ def _variant_summary(
         latency_p95=store.latency_quantile(record.run_id, record.name, name, 0.95),
         cost_total=agg.cost_total,
         cost_mean=agg.cost_total / agg.trials,
+        clusters=score_c.clusters if score_c else None,
+        score_se=score_c.se if score_c else None,
+        design_effect=score_c.design_effect if score_c else None,
     )
 
 

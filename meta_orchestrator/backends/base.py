@@ -12,7 +12,8 @@ Lifecycle and ordering:
   Ctrl-C (``with backend:`` does both). ``close`` cancels what is pending and releases what
   ``start`` acquired (threads, a Ray it started); it must not raise for a trial's failure.
 * ``submit(spec)`` starts a trial and returns at once. The driver never has more than
-  ``max_in_flight`` trials submitted and not yet returned by ``next_result``.
+  ``max_in_flight`` trials submitted and not yet returned by ``next_result`` (``read_ahead`` when
+  the orchestrator needs no feedback between trials; they may wait in the backend's queue).
 * ``next_result(timeout)`` blocks until *some* submitted trial finishes and returns its
   ``TrialResult`` (completion order, not submission order), or ``None`` when ``timeout`` seconds
   pass first (``None``: wait as long as it takes) or nothing is in flight. Each submitted trial is
@@ -49,6 +50,13 @@ class Backend(ABC):
     def close(self) -> None:
         """Release what ``start`` acquired; pending trials are cancelled."""
         self.cancel_all()
+
+    @property
+    def read_ahead(self) -> int:
+        """How many trials the driver may keep submitted when the orchestrator needs no feedback
+        between them (``Orchestrator.needs_feedback``) and no cost budget is set; at least
+        ``max_in_flight``. A sequential backend queues them to batch its hand-offs."""
+        return self.max_in_flight
 
     @property
     @abstractmethod

@@ -13,11 +13,9 @@ import itertools
 import queue
 import threading
 import time
-import traceback
-from collections.abc import Mapping
 
 from meta_orchestrator.backends.base import Backend
-from meta_orchestrator.core.execution import TrialRunner, failed_trial
+from meta_orchestrator.core.execution import TrialRunner, escaped_trial
 from meta_orchestrator.core.trial import TrialResult, TrialSpec
 
 _STOP = None
@@ -87,21 +85,5 @@ class ThreadBackend(Backend):
             try:
                 result = self.runner.run(spec)
             except BaseException as exc:  # TrialRunner never raises for agents; keep the run alive
-                result = _escaped(spec, started, exc, self.runner.weights_for(spec.experiment))
+                result = escaped_trial(spec, started, exc, self.runner.weights_for(spec.experiment))
             self._results.put((ticket, result))
-
-
-def _escaped(
-    spec: TrialSpec, started: float, exc: BaseException, weights: Mapping[str, float]
-) -> TrialResult:
-    """An ``error`` trial for what escaped the runner (a ``BaseException`` an agent raised, say)."""
-    return failed_trial(
-        spec,
-        status="error",
-        started=started,
-        latency=time.time() - started,
-        error=f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}",
-        weights=weights,
-        traceback=traceback.format_exc(),
-        error_kind="exception",
-    )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, PositiveInt, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, Strict, TypeAdapter, ValidationError, model_validator
 
 from meta_orchestrator.core.config_datasets import (
     check_dataset_use,
@@ -24,10 +24,26 @@ from meta_orchestrator.core.config_datasets import (
     read_datasets,
     scorer_metrics,
 )
+from meta_orchestrator.core.config_input import (
+    annotate,
+    number_problems,
+    parse_yaml,
+    read_config_bytes,
+)
 from meta_orchestrator.core.datasets import SOURCES, Dataset, LoadedSamples, dataset_config_type
 from meta_orchestrator.core.epochs import REDUCER_NAMES
 from meta_orchestrator.core.kinds import KINDS, kind_of, variant_config_type
-from meta_orchestrator.core.models import Name, Positive, Probability, StrictModel
+from meta_orchestrator.core.models import (
+    Count,
+    Name,
+    Positive,
+    Probability,
+    Seconds,
+    Seed,
+    StrictModel,
+)
+from meta_orchestrator.core.paths import extra_sys_path
+from meta_orchestrator.core.registry import import_modules
 from meta_orchestrator.core.reply import DEFAULT_MAX_OUTPUT_BYTES
 from meta_orchestrator.core.scorers import SCORERS, label, scorer_config_type
 from meta_orchestrator.core.scoring import reward_model
@@ -39,6 +55,9 @@ ORCHESTRATOR_NAMES: tuple[str, ...] = ("standard", "mab")
 STRATEGY_NAMES: tuple[str, ...] = ("epsilon_greedy", "ucb1", "thompson_sampling")
 BACKEND_NAMES: tuple[str, ...] = ("local", "threads", "ray")
 REWARD_NAMES: tuple[str, ...] = ("auto", "bernoulli", "gaussian")
+
+# ``modules``: the user's modules imported (relative to ``python_path``) before names are checked.
+ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
 
 VariantConfig = variant_config_type()
 DatasetConfig = dataset_config_type()
@@ -77,13 +96,13 @@ class EarlyStop(StrictModel):
     """
 
     probability_best: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
-    min_trials_per_variant: Annotated[int, Field(ge=2)] = 5
-    check_every: PositiveInt = 10
+    min_trials_per_variant: Annotated[int, Strict(), Field(ge=2)] = 5
+    check_every: Count = 10
 
 
 class MabSettings(StrictModel):
     strategy: Literal[STRATEGY_NAMES] = "thompson_sampling"  # type: ignore[valid-type]
-    total_trials: PositiveInt
+    total_trials: Count
     epsilon: Probability = 0.1
     ucb_c: Positive = math.sqrt(2.0)
     reward: Literal[REWARD_NAMES] = "auto"  # type: ignore[valid-type]
@@ -104,14 +123,14 @@ class ExperimentConfig(StrictModel):
     variants: Annotated[list[Name], Field(min_length=1)]
     enabled: bool = True
     orchestrator: Literal[ORCHESTRATOR_NAMES] = "standard"  # type: ignore[valid-type]
-    trials_per_variant: PositiveInt | None = None
+    trials_per_variant: Count | None = None
     mab_settings: MabSettings | None = None
     dataset: Name | None = None
-    epochs: Annotated[int, Field(ge=1, le=10_000)] = 1
+    epochs: Annotated[int, Strict(), Field(ge=1, le=10_000)] = 1
     scorers: list[ScorerConfig] = Field(default_factory=list)  # type: ignore[valid-type]
     scoring_weights: dict[Name, float] | None = None
     reducer: Literal[REDUCER_NAMES] = "mean"  # type: ignore[valid-type]
-    pass_k: PositiveInt | None = None
+    pass_k: Count | None = None
 
     @model_validator(mode="after")
     def _settings_match_orchestrator(self) -> ExperimentConfig:
@@ -169,14 +188,14 @@ class ExperimentConfig(StrictModel):
 class TrialSettings(StrictModel):
     """``max_output_bytes``: how much of each trial's ``output`` the store keeps (its JSON size)."""
 
-    timeout_seconds: Positive | None = 60.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 0
-    max_output_bytes: Annotated[int, Field(ge=0, le=1 << 30)] = DEFAULT_MAX_OUTPUT_BYTES
+    timeout_seconds: Seconds | None = 60.0
+    retries: Annotated[int, Strict(), Field(ge=0, le=10)] = 0
+    max_output_bytes: Annotated[int, Strict(), Field(ge=0, le=1 << 30)] = DEFAULT_MAX_OUTPUT_BYTES
 
 
 class Budget(StrictModel):
     max_cost: Positive | None = None
-    max_seconds: Positive | None = None
+    max_seconds: Seconds | None = None
 
 
 class RaySettings(StrictModel):
@@ -189,17 +208,17 @@ class RaySettings(StrictModel):
     """
 
     address: str | None = None
-    num_cpus: PositiveInt | None = None
+    num_cpus: Count | None = None
     num_cpus_per_trial: Annotated[float, Field(gt=0.0, le=64.0)] = 0.25
-    max_task_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    max_task_retries: Annotated[int, Strict(), Field(ge=0, le=10)] = 2
     runtime_env: dict[str, Any] | None = None
     executor: Literal["tasks", "actors"] = "tasks"
-    trials_per_actor: Annotated[int, Field(ge=1, le=256)] = 16
+    trials_per_actor: Annotated[int, Strict(), Field(ge=1, le=256)] = 16
 
 
 class BackendConfig(StrictModel):
     type: Literal[BACKEND_NAMES] = "local"  # type: ignore[valid-type]
-    max_in_flight: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    max_in_flight: Annotated[int, Strict(), Field(ge=1, le=10_000)] | None = None
     ray_settings: RaySettings = Field(default_factory=RaySettings)
 
     @property
@@ -222,8 +241,9 @@ class SuiteConfig(StrictModel):
 
     name: Name = "experiment"
     description: str = ""
-    seed: int = 0
+    seed: Seed = 0
     python_path: list[str] = Field(default_factory=lambda: ["."])
+    modules: list[ModuleName] = Field(default_factory=list)
     variants: Annotated[dict[Name, VariantConfig], Field(min_length=1)]
     datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)  # type: ignore[valid-type]
     scoring_weights: dict[Name, float] = Field(default_factory=lambda: {"success": 1.0})
@@ -378,13 +398,8 @@ def load_config(source: str | Path | Mapping[str, Any]) -> SuiteConfig:
     if isinstance(source, Mapping):
         return build_config(source, base_dir=Path.cwd())
     path = Path(source)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}", [f"{path}: file not found"])
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}", [f"{path}: not valid YAML"]) from exc
-    return build_config(data, base_dir=path.resolve().parent, source=str(path))
+    data, lines = parse_yaml(read_config_bytes(path), str(path))
+    return build_config(data, base_dir=path.resolve().parent, source=str(path), lines=lines)
 
 
 def parse_config_text(
@@ -392,11 +407,10 @@ def parse_config_text(
 ) -> SuiteConfig:
     """Validate config YAML given as text (the dashboard's editor uses this; ``resume`` passes
     ``load_datasets=False`` and attaches the samples its run stored)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", [f"<config>: not valid YAML: {exc}"]) from exc
-    return build_config(data, base_dir=base_dir or Path.cwd(), load_datasets=load_datasets)
+    data, lines = parse_yaml(text, "<config>")
+    return build_config(
+        data, base_dir=base_dir or Path.cwd(), load_datasets=load_datasets, lines=lines
+    )
 
 
 def build_config(
@@ -406,26 +420,63 @@ def build_config(
     source: str = "config",
     load_datasets: bool = True,
     loaded: Mapping[str, tuple[str, LoadedSamples]] | None = None,
+    lines: Mapping[str, int] | None = None,
 ) -> SuiteConfig:
-    """Validate ``data``; read its datasets unless ``load_datasets`` is false (``loaded`` holds
-    samples read before, reused for datasets whose source settings are unchanged)."""
+    """Validate ``data`` in passes that each run whatever the one before found (structure; the
+    user's ``modules``, names and imports; metrics), and raise one ``ConfigError`` listing every
+    problem. Datasets are read (``load_datasets``) only once nothing else is wrong, reusing the
+    samples in ``loaded`` for datasets whose source settings are unchanged."""
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"{source}: the top level must be a mapping of keys", ["<root>: must be a mapping"]
         )
+    problems = number_problems(data)
     try:
         config = SuiteConfig.model_validate(dict(data))
     except ValidationError as exc:
-        problems = [_describe(error) for error in exc.errors()]
-        raise _config_error(source, problems) from None
+        reported = {p.partition(": ")[0] for p in problems}
+        problems += [
+            p for p in map(_describe, exc.errors()) if p.partition(": ")[0] not in reported
+        ]
+        config = _salvage(dict(data))
     config._base_dir = base_dir
-    problems = _cross_check(config)
-    if load_datasets:
+    problems += _cross_check(config, data)
+    if load_datasets and not problems:
         unreadable = read_datasets(config, dict(loaded or {}))
         problems += unreadable or check_scorers_against_samples(config)
     if problems:
-        raise _config_error(source, problems)
+        where = source if source != "config" else "<config>"
+        raise _config_error(source, [annotate(p, lines or {}, where) for p in problems])
     return config
+
+
+def _salvage(data: dict[str, Any]) -> SuiteConfig:
+    """The parts of an invalid config that are valid on their own, for the later passes: each
+    top-level field, each variant; the experiments only if every one of them is valid (their
+    problems are reported by index). An invalid part takes its default, or is left out."""
+    data = SuiteConfig._one_scorer_scores(data)
+    fields: dict[str, Any] = {}
+    for name, info in SuiteConfig.model_fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        one = {"variants": VariantConfig, "datasets": DatasetConfig}.get(name)
+        if one is not None and isinstance(value, Mapping):
+            fields[name] = {k: v for k, item in value.items() if (v := _valid(one, item))}
+            continue
+        parsed = _valid(info.annotation, value)
+        if parsed is not None:
+            fields[name] = parsed
+    fields.setdefault("variants", {})
+    fields.setdefault("experiments", [])
+    return SuiteConfig.model_construct(**fields)
+
+
+def _valid(annotation: Any, value: Any) -> Any:
+    try:
+        return TypeAdapter(annotation).validate_python(value)
+    except ValidationError:
+        return None
 
 
 def _config_error(source: str, problems: list[str]) -> ConfigError:
@@ -434,23 +485,66 @@ def _config_error(source: str, problems: list[str]) -> ConfigError:
     return ConfigError(f"invalid config {source} ({len(problems)} {noun}):\n{lines}", problems)
 
 
-def _cross_check(config: SuiteConfig) -> list[str]:
-    """Checks that span several fields: names that must exist, metrics that must be produced."""
-    problems: list[str] = []
-    defined = sorted(config.variants)
-    for i, experiment in enumerate(config.experiments):
-        for j, name in enumerate(experiment.variants):
-            if name not in config.variants:
-                problems.append(
-                    f"experiments[{i}].variants[{j}]: unknown variant '{name}' "
-                    f"(defined: {', '.join(defined)})"
-                )
+def _cross_check(config: SuiteConfig, data: Mapping[str, Any]) -> list[str]:
+    """The passes after structure: the user's modules, then names and imports, then metrics.
+
+    ``config`` may be salvaged from an invalid one (``_salvage``): experiment names are read from
+    ``data`` so their indices stay right, and the metric pass runs only when every variant and
+    ``custom_metrics`` are valid, since it cannot know otherwise what the trials carry.
+    """
+    python_path = config.resolved_python_path()
+    problems = _import_user_modules(config.modules, python_path)
+    problems += _unknown_variants(data)
     names = [e.name for e in config.experiments]
     for i, name in enumerate(names):
         if names.index(name) != i:
             problems.append(f"experiments[{i}].name: duplicate experiment name '{name}'")
-    if not config.enabled_experiments:
+    if config.experiments and not config.enabled_experiments:
         problems.append("experiments: every experiment is disabled; enable at least one")
+    for name, variant in config.variants.items():
+        problems.extend(kind_of(variant).check(name, variant, python_path))
+    datasets = data.get("datasets")
+    names = list(map(str, datasets)) if isinstance(datasets, Mapping) else None
+    problems.extend(check_dataset_use(config, python_path, names))
+    variants = data.get("variants")
+    complete = (
+        isinstance(variants, Mapping)
+        and len(variants) == len(config.variants)
+        and data.get("custom_metrics", []) == config.custom_metrics
+    )
+    return problems + (_check_metrics(config) if complete else [])
+
+
+def _import_user_modules(modules: list[str], python_path: list[str]) -> list[str]:
+    problems = []
+    with extra_sys_path(python_path):
+        for i, module in enumerate(modules):
+            try:
+                import_modules([module])
+            except ConfigError as exc:
+                problems.append(f"modules[{i}]: {exc}")
+    return problems
+
+
+def _unknown_variants(data: Mapping[str, Any]) -> list[str]:
+    """Experiments naming a variant the config does not define (read from the raw data)."""
+    variants, experiments = data.get("variants"), data.get("experiments")
+    if not isinstance(variants, Mapping) or not isinstance(experiments, list):
+        return []
+    defined = ", ".join(sorted(map(str, variants)))
+    problems = []
+    for i, experiment in enumerate(experiments):
+        names = experiment.get("variants") if isinstance(experiment, Mapping) else None
+        for j, name in enumerate(names if isinstance(names, list) else []):
+            if isinstance(name, str) and name not in variants:
+                problems.append(
+                    f"experiments[{i}].variants[{j}]: unknown variant '{name}' (defined: {defined})"
+                )
+    return problems
+
+
+def _check_metrics(config: SuiteConfig) -> list[str]:
+    problems = []
     known = config.known_metrics()
     for metric in config.scoring_weights:
         if metric not in known:
@@ -459,12 +553,7 @@ def _cross_check(config: SuiteConfig) -> list[str]:
                 f"{', '.join(sorted(known))}; declare your own under custom_metrics)"
             )
     problems.extend(check_experiment_weights(config, known))
-    problems.extend(_check_rewards(config))
-    python_path = config.resolved_python_path()
-    for name, variant in config.variants.items():
-        problems.extend(kind_of(variant).check(name, variant, python_path))
-    problems.extend(check_dataset_use(config, python_path))
-    return problems
+    return problems + _check_rewards(config)
 
 
 def _check_rewards(config: SuiteConfig) -> list[str]:

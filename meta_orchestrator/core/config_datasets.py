@@ -7,6 +7,7 @@ user code, while the rest of the config is pure validation. Every function retur
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from meta_orchestrator.core.datasets import (
@@ -57,15 +58,19 @@ def check_experiment_weights(config: SuiteConfig, known: set[str]) -> list[str]:
     return problems
 
 
-def check_dataset_use(config: SuiteConfig, python_path: list[str]) -> list[str]:
-    """Datasets named by experiments exist; sources and scorers import what they name."""
+def check_dataset_use(
+    config: SuiteConfig, python_path: list[str], names: Collection[str] | None = None
+) -> list[str]:
+    """Datasets named by experiments exist (among ``names``, the defined ones even if invalid;
+    by default ``config.datasets``); sources and scorers import what they name."""
     problems = []
     context = LoadContext(config.base_dir, python_path)
     for name, dataset in config.datasets.items():
         problems.extend(f"datasets.{name}.{p}" for p in source_of(dataset).check(dataset, context))
-    defined = ", ".join(sorted(config.datasets)) or "none"
+    known = set(config.datasets if names is None else names)
+    defined = ", ".join(sorted(known)) or "none"
     for i, experiment in enumerate(config.experiments):
-        if experiment.dataset is not None and experiment.dataset not in config.datasets:
+        if experiment.dataset is not None and experiment.dataset not in known:
             problems.append(
                 f"experiments[{i}].dataset: unknown dataset '{experiment.dataset}' "
                 f"(defined: {defined})"

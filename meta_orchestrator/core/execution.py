@@ -23,6 +23,7 @@ from meta_orchestrator.core.config import ScorerConfig, SuiteConfig, VariantConf
 from meta_orchestrator.core.datasets import Sample
 from meta_orchestrator.core.kinds import Agent, TrialTimeout, build_agent, kind_of
 from meta_orchestrator.core.paths import ensure_on_sys_path
+from meta_orchestrator.core.registry import import_modules
 from meta_orchestrator.core.reply import (
     DEFAULT_MAX_OUTPUT_BYTES,
     exception_facts,
@@ -34,8 +35,8 @@ from meta_orchestrator.core.scorers import scorer_kind as _scorer_kind
 from meta_orchestrator.core.scoring import (
     MalformedResult,
     failure_score,
+    trial_score,
     validate_metrics,
-    weighted_score,
 )
 from meta_orchestrator.core.trial import TrialResult, TrialSpec, TrialStatus
 
@@ -82,6 +83,7 @@ class TrialRunner:
         retries: int = 0,
         base_dir: Path | None = None,
         python_path: list[str] | None = None,
+        modules: list[str] | None = None,
         experiments: Mapping[str, ExperimentScoring] | None = None,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
@@ -91,6 +93,7 @@ class TrialRunner:
         self.retries = retries
         self.base_dir = base_dir or Path.cwd()
         self.python_path = list(python_path or [])
+        self.modules = list(modules or [])  # the config's ``modules``: they register agents
         self.experiments = dict(experiments or {})
         self.max_output_bytes = max_output_bytes
         self._agents: dict[str, Agent] = {}
@@ -106,6 +109,7 @@ class TrialRunner:
             retries=config.trial.retries,
             base_dir=config.base_dir,
             python_path=config.resolved_python_path(),
+            modules=config.modules,
             experiments=experiment_scoring(config),
             max_output_bytes=config.trial.max_output_bytes,
         )
@@ -129,17 +133,42 @@ class TrialRunner:
     def __call__(self, spec: TrialSpec) -> TrialResult:
         return self.run(spec)
 
-    def run(self, spec: TrialSpec) -> TrialResult:
-        """Run the trial, retrying failures up to ``retries`` times. Never raises for agent faults."""
-        result = self._attempt(spec)
-        attempts = 1
+    @property
+    def needs_watchdog(self) -> bool:
+        """Whether some variant's trials must be watched for the timeout (a command's kills its
+        own program, so a run of commands alone, or one without a timeout, needs no watchdog)."""
+        return self.timeout is not None and any(
+            not kind_of(v).enforces_timeout for v in self.variants.values()
+        )
+
+    def run(
+        self, spec: TrialSpec, watch: DeadlineSlot | None = None, attempts_before: int = 0
+    ) -> TrialResult:
+        """Run the trial, retrying failures up to ``retries`` times. Never raises for agent faults.
+
+        Without ``watch`` each attempt's agent call goes through ``call_with_timeout`` (a hand-off
+        to a watchdog thread). With it the agent is called on this thread and only the deadline is
+        written to ``watch``: whoever reads the slot (``LocalBackend``) abandons this thread and
+        records the timeout. ``attempts_before`` counts attempts already spent (a retry after such
+        an abandonment).
+        """
+        attempts = attempts_before + 1
+        result = self._attempt(spec, watch, attempts)
         while not result.ok and attempts <= self.retries:
             attempts += 1
-            result = self._attempt(spec)
+            result = self._attempt(spec, watch, attempts)
         result.attempts = attempts
         return result
 
-    def _attempt(self, spec: TrialSpec) -> TrialResult:
+    def timed_out(self, spec: TrialSpec, slot: DeadlineSlot) -> TrialResult:
+        """The ``timeout`` record of the attempt ``slot`` watched and its thread abandoned."""
+        result = self._failed(
+            spec, slot.started, slot.t0, "timeout", timeout_message(self.timeout), "timeout"
+        )
+        result.attempts = slot.attempt
+        return result
+
+    def _attempt(self, spec: TrialSpec, watch: DeadlineSlot | None, attempt: int) -> TrialResult:
         started = time.time()
         t0 = time.perf_counter()
         plan = self.experiments.get(spec.experiment)
@@ -150,7 +179,14 @@ class TrialRunner:
             # Some kinds enforce the timeout themselves: a command kills its program.
             own = kind_of(self.variants[spec.variant]).enforces_timeout
             timeout = None if own else self.timeout
-            raw = call_with_timeout(agent, spec.agent_context(), timeout)
+            if watch is None or timeout is None:
+                raw = call_with_timeout(agent, spec.agent_context(), timeout)
+            else:
+                watch.arm(started, t0, t0 + timeout, attempt)
+                try:
+                    raw = agent(spec.agent_context())
+                finally:
+                    watch.deadline = None
             latency = time.perf_counter() - t0
             reply = parse_reply(spec.variant, raw)
             judged = None
@@ -158,7 +194,7 @@ class TrialRunner:
                 judged = self._judge(spec, reply.output)
             found = reply.metrics if judged is None else {**reply.metrics, **judged.metrics}
             metrics = validate_metrics(spec.variant, found, latency, weights)
-            score = weighted_score(metrics, weights)
+            score = trial_score(spec.variant, metrics, weights)
         except TrialTimeout as exc:
             return self._failed(spec, started, t0, "timeout", str(exc), "timeout")
         except _ScorerFailed as exc:
@@ -285,6 +321,7 @@ class TrialRunner:
 
     def _build_scorers(self, configs: tuple[Any, ...]) -> tuple[_BuiltScorer, ...]:
         ensure_on_sys_path(self.python_path)
+        import_modules(self.modules)
         built = []
         for config in configs:
             kind = _scorer_kind(config)
@@ -307,6 +344,7 @@ class TrialRunner:
                 agent = self._agents.get(name)
                 if agent is None:
                     ensure_on_sys_path(self.python_path)
+                    import_modules(self.modules)
                     agent = build_agent(self.variants[name], self.base_dir, self.timeout)
                     self._agents[name] = agent
         return agent
@@ -370,7 +408,55 @@ def failed_trial(
     )
 
 
+def escaped_trial(
+    spec: TrialSpec, started: float, exc: BaseException, weights: Mapping[str, float]
+) -> TrialResult:
+    """An ``error`` trial for what escaped the runner (a ``BaseException`` an agent raised, say):
+    the backends' threads record it instead of dying with it."""
+    return failed_trial(
+        spec,
+        status="error",
+        started=started,
+        latency=time.time() - started,
+        error=f"variant '{spec.variant}' raised {type(exc).__name__}: {exc}",
+        weights=weights,
+        traceback=traceback.format_exc(),
+        error_kind="exception",
+    )
+
+
 # ------------------------------------------------------------------------------------ timeouts
+def timeout_message(timeout: float | None) -> str:
+    return f"trial ran past its timeout of {timeout}s"
+
+
+class DeadlineSlot:
+    """The deadline of the attempt one thread is running, for a watchdog that reads it.
+
+    The running thread writes it (``arm``, then ``deadline = None``: a few attribute writes, no
+    hand-off); the watchdog compares ``deadline`` with ``time.perf_counter()``. Plain attribute
+    reads and writes are atomic under the GIL; ``arm`` writes ``deadline`` last, so a watchdog
+    that sees a deadline sees the attempt it belongs to.
+    """
+
+    __slots__ = ("attempt", "deadline", "key", "started", "t0")
+
+    def __init__(self) -> None:
+        self.key: object = None  # the watcher's name for the trial (a backend's ticket)
+        self.started = 0.0  # wall clock at the attempt's start
+        self.t0 = 0.0  # perf_counter at the attempt's start
+        self.attempt = 0
+        self.deadline: float | None = None  # perf_counter; None while no agent call is running
+
+    def arm(self, started: float, t0: float, deadline: float, attempt: int) -> None:
+        self.started, self.t0, self.attempt = started, t0, attempt
+        self.deadline = deadline
+
+    def expired(self, now: float) -> bool:
+        deadline = self.deadline
+        return deadline is not None and now >= deadline
+
+
 class _Worker(threading.Thread):
     """A reusable daemon thread: a hung agent keeps its worker, and never blocks interpreter exit.
 
@@ -414,7 +500,7 @@ def call_with_timeout(fn: Agent, arg: dict[str, Any], timeout: float | None) -> 
     try:
         result, error = worker.outcomes.get(timeout=timeout)
     except queue.Empty:
-        raise TrialTimeout(f"trial ran past its timeout of {timeout}s") from None
+        raise TrialTimeout(timeout_message(timeout)) from None
     # Only a worker whose outcome was collected is reused (not one left behind by Ctrl-C).
     with _idle_lock:
         _idle.append(worker)

@@ -9,7 +9,7 @@ agents itself. Plugins expose agents through the entry-point group ``meta_orches
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, TypeVar
@@ -79,16 +79,34 @@ def import_callable(ref: str) -> Any:
     return _import_path(ref)
 
 
+def import_modules(names: Sequence[str]) -> None:
+    """Import the config's ``modules`` (so their ``@register`` calls run); ``ConfigError`` names
+    the first that fails. Idempotent: a module already imported is not run again."""
+    for name in names:
+        import_user_module(name)
+
+
+def import_user_module(name: str, purpose: str = "") -> Any:
+    """Import the user's module ``name``; whatever it raises, ``sys.exit`` included, becomes a
+    ``ConfigError`` saying so (a module that exits at import must not end the run as a success)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import module '{name}'{purpose}: {exc}") from exc
+    except SystemExit as exc:
+        raise ConfigError(
+            f"importing '{name}'{purpose} called sys.exit({exc.code!r}); a module must not exit "
+            "when imported"
+        ) from None
+    except Exception as exc:  # a user module that fails while importing
+        raise ConfigError(f"importing '{name}'{purpose} raised {exc!r}") from exc
+
+
 def _import_path(ref: str) -> Any:
     module_name, _, attr_path = ref.partition(":")
     if not module_name or not attr_path:
         raise ConfigError(f"'{ref}' is not of the form 'package.module:attr'")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import module '{module_name}' for '{ref}': {exc}") from exc
-    except Exception as exc:  # a user module that fails while importing
-        raise ConfigError(f"importing '{module_name}' for '{ref}' raised {exc!r}") from exc
+    obj: Any = import_user_module(module_name, f" for '{ref}'")
     for part in attr_path.split("."):
         try:
             obj = getattr(obj, part)
@@ -105,7 +123,7 @@ def _load_entry_points() -> None:
             continue
         try:
             obj = entry.load()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise ConfigError(
                 f"the plugin variant '{entry.name}' ({entry.value}) failed to load: {exc!r}"
             ) from exc

@@ -95,6 +95,22 @@ def weighted_score(metrics: Mapping[str, float], weights: Mapping[str, float]) -
     return math.fsum(weight * metrics[name] for name, weight in weights.items())
 
 
+def trial_score(variant: str, metrics: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    """A trial's weighted score; ``MalformedResult`` when finite metrics overflow it (``cost:
+    1e308`` with a weight of 10), since one infinite score makes every statistic of the variant
+    infinite or NaN."""
+    try:
+        score = weighted_score(metrics, weights)
+    except OverflowError:
+        score = math.inf
+    if not math.isfinite(score):
+        raise MalformedResult(
+            f"variant '{variant}': the weighted score is not finite ({score!r}); a metric is "
+            "too large for its weight"
+        )
+    return score
+
+
 def _number(variant: str, key: str, value: Any) -> float:
     if isinstance(value, bool):
         return 1.0 if value else 0.0

@@ -22,6 +22,7 @@ from meta_orchestrator.analysis.compare_render import comparison_dict, compariso
 from meta_orchestrator.analysis.formatting import DASH, format_p_value, format_percent
 from meta_orchestrator.analysis.loaders import load_run
 from meta_orchestrator.analysis.report import atomic_write
+from meta_orchestrator.guardrail.inputs import check_gate_inputs
 
 _STYLE = {REGRESSION: "bold red", IMPROVEMENT: "green"}
 
@@ -37,10 +38,13 @@ def run_compare(
     higher_is_better: bool | None = None,
     markdown: str | None = None,
     json_path: str | None = None,
+    allow_partial: bool = False,
 ) -> int:
-    """Compare two runs, print the verdict, write the reports; 0 pass, 1 regression (errors raise)."""
+    """Compare two runs, print the verdict, write the reports; 0 pass, 1 regression (errors raise,
+    exit 2: among them every input ``guardrail.inputs`` cannot judge)."""
     baseline = load_run(baseline_ref, db)
     candidate = load_run(candidate_ref, db)
+    check_gate_inputs(baseline, candidate, metric, allow_partial=allow_partial)
     comparison = compare_runs(
         baseline,
         candidate,

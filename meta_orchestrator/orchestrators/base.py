@@ -64,6 +64,9 @@ class Orchestrator(ABC):
     """
 
     kind: str = "orchestrator"
+    # Whether the next proposal may depend on the last result. A strategy that does not care
+    # (a fixed plan) lets a sequential backend queue trials ahead (``Backend.read_ahead``).
+    needs_feedback: bool = True
 
     def __init__(
         self, experiment: ExperimentConfig, seed: int, samples: Sequence[str] | None = None

@@ -21,6 +21,7 @@ from meta_orchestrator.orchestrators.base import Orchestrator, Proposal
 
 class StandardOrchestrator(Orchestrator):
     kind = "standard"
+    needs_feedback = False  # a fixed round-robin plan
 
     def __init__(
         self, experiment: ExperimentConfig, seed: int, samples: Sequence[str] | None = None

@@ -35,6 +35,7 @@ from meta_orchestrator.store.reader import (
     RunRecord,
     RunStore,
     SampleOutcome,
+    SampleSums,
     VariantAggregate,
 )
 from meta_orchestrator.store.writer import COMMIT_INTERVAL, NewRun, StoreWriter
@@ -51,6 +52,7 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "SampleOutcome",
+    "SampleSums",
     "StoreWriter",
     "VariantAggregate",
 ]

@@ -93,6 +93,19 @@ class SampleOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class SampleSums:
+    """One variant's sums on one sample over its epochs: what a clustered standard error needs."""
+
+    variant: str
+    sample_id: str
+    trials: int
+    score_n: int
+    score_sum: float
+    score_sq: float
+    successes: float  # trials that finished ok with success 1, over all ``trials``
+
+
+@dataclass(frozen=True, slots=True)
 class VariantAggregate:
     """Streaming sums for one variant of one experiment; enough for means, SDs and t-tests."""
 
@@ -328,6 +341,48 @@ class RunStore:
                 )
         if sample is not None:
             yield sample, outcomes
+
+    def sample_sums(self, run_id: str, experiment: str) -> list[SampleSums]:
+        """Per ``(variant, sample)`` counts and sums of score and success (one grouped query)."""
+        if not self._has("trials", "sample_id"):
+            return []
+        rows = self._conn.execute(
+            """
+            SELECT variant, sample_id, COUNT(*), COUNT(score), COALESCE(SUM(score), 0.0),
+                   COALESCE(SUM(score * score), 0.0),
+                   COALESCE(SUM(CASE WHEN status = 'ok' THEN success ELSE 0 END), 0.0)
+            FROM trials
+            WHERE run_id = ? AND experiment = ? AND sample_id IS NOT NULL
+            GROUP BY variant, sample_id
+            ORDER BY variant, sample_id
+            """,
+            (run_id, experiment),
+        )
+        return [SampleSums(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def paired_sample_scores(
+        self, run_id: str, experiment: str, variant_a: str, variant_b: str
+    ) -> Iterator[tuple[str, float, float, int]]:
+        """Per sample both variants ran: the mean score of each over the epochs both ran, and how
+        many epochs that is, as ``(sample_id, mean_a, mean_b, epochs)``. Trials are matched on
+        ``(sample, epoch)``, so a bandit's unequal counts pair only their shared prefix."""
+        if not self._has("trials", "sample_id"):
+            return
+        cursor = self._conn.execute(
+            """
+            SELECT a.sample_id, AVG(a.score), AVG(b.score), COUNT(*)
+            FROM trials a JOIN trials b
+              ON b.run_id = a.run_id AND b.experiment = a.experiment AND b.variant = :vb
+             AND b.sample_id = a.sample_id AND b.epoch = a.epoch
+            WHERE a.run_id = :run AND a.experiment = :exp AND a.variant = :va
+              AND a.sample_id IS NOT NULL AND a.score IS NOT NULL AND b.score IS NOT NULL
+            GROUP BY a.sample_id
+            ORDER BY a.sample_id
+            """,
+            {"run": run_id, "exp": experiment, "va": variant_a, "vb": variant_b},
+        )
+        for row in cursor:
+            yield str(row[0]), float(row[1]), float(row[2]), int(row[3])
 
     # ----------------------------------------------------------------------------------- trials
     def trial_count(self, run_id: str, experiment: str | None = None) -> int:

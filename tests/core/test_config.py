@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import math
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -153,6 +157,67 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
         _with(lambda c: c["variants"].update(x={"type": "command", "command": []})),
         "variants.x.command: list should have at least 1 item",
     ),
+    # Values that were accepted and then hung the run or broke its statistics (issue #13 item 7).
+    (
+        "infinite timeout",
+        _with(lambda c: c.update(trial={"timeout_seconds": math.inf})),
+        "trial.timeout_seconds: must be a finite number (got inf)",
+    ),
+    (
+        "a timeout of 1e300 seconds",
+        _with(lambda c: c.update(trial={"timeout_seconds": 1e300})),
+        "trial.timeout_seconds: input should be less than or equal to 2592000",
+    ),
+    (
+        "infinite latency",
+        _with(lambda c: c["variants"]["a"].update(latency_mean=math.inf)),
+        "variants.a.latency_mean: must be a finite number (got inf)",
+    ),
+    (
+        "NaN weight",
+        _with(lambda c: c.update(scoring_weights={"success": math.nan})),
+        "scoring_weights.success: must be a finite number (got nan)",
+    ),
+    (
+        "true as a trial count",
+        _with(lambda c: c["experiments"][0].update(trials_per_variant=True)),
+        "experiments[0].trials_per_variant: input should be a valid integer (got True)",
+    ),
+    (
+        "true as a bandit budget",
+        _with(lambda c: c["experiments"][1]["mab_settings"].update(total_trials=True)),
+        "experiments[1].mab_settings.total_trials: input should be a valid integer (got True)",
+    ),
+    (
+        "a seed beyond 64 bits",
+        _with(lambda c: c.update(seed=2**70)),
+        "seed: integer out of range (more than 64 bits)",
+    ),
+    (
+        "a trial count beyond 64 bits",
+        _with(lambda c: c["experiments"][0].update(trials_per_variant=10**20)),
+        "experiments[0].trials_per_variant: integer out of range (more than 64 bits)",
+    ),
+    (
+        "1e20 trials per variant",
+        _with(lambda c: c["experiments"][0].update(trials_per_variant=1e20)),
+        "experiments[0].trials_per_variant: input should be a valid integer (got 1e+20)",
+    ),
+    (
+        "a trillion trials per variant",
+        _with(lambda c: c["experiments"][0].update(trials_per_variant=10**12)),
+        "experiments[0].trials_per_variant: input should be less than or equal to 10000000",
+    ),
+    (
+        "a module name that is not one",
+        _with(lambda c: c.update(modules=["my agents"])),
+        "modules[0]: string should match pattern",
+    ),
+    (
+        "a module that does not exist",
+        _with(lambda c: c.update(modules=["no_such_module_q"])),
+        "modules[0]: cannot import module 'no_such_module_q'",
+    ),
 ]
 
 
@@ -220,7 +285,7 @@ def test_unreadable_config_file(tmp_path: Path, text: str, expected: str) -> Non
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert expected in caught.value.problems[0]
+    assert expected in caught.value.problems[0].replace(f"{tmp_path}/", "")
     assert cli.main(["run", "-c", str(path), "--db", str(tmp_path / "x.db"), "--quiet"]) == 2
     assert not (tmp_path / "x.db").exists()
     assert not (tmp_path / "results").exists()
@@ -251,3 +316,185 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     loaded = load_config(path)
     assert loaded.base_dir == (tmp_path / "conf").resolve()
     assert loaded.resolved_python_path() == [str((tmp_path / "conf" / "agents").resolve())]
+
+
+_BOMB = "".join(
+    f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" if i else "l0: &l0 [x, x, x, x, x]\n"
+    for i in range(9)
+)
+_VALID_YAML = yaml.safe_dump(_valid(), sort_keys=False)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            b"variants:\n  a: {type: simulated}\n  b: {type: simulated}\n"
+            b"  a: {type: simulated, success_rate: 0.9}\n"
+            b"experiments:\n- {name: e, variants: [a, b], trials_per_variant: 2}\n",
+            "variants.a: duplicate key 'a' (config.yaml line 4; first at line 2)",
+        ),
+        (
+            b"experiments:\n- name: x\n  name: y\n",
+            "experiments[0].name: duplicate key 'name' (config.yaml line 3; first at line 2)",
+        ),
+        (_BOMB.encode(), "config.yaml line 6: aliases expand to more than 100,000 values"),
+        (b"a: &a [*a]\n", "config.yaml line 1: an alias refers to itself"),
+        (b"name: caf\xe9\nseed: 1\n", "config.yaml line 1: not valid UTF-8 (byte 0xe9)"),
+        (b"# " + b"x" * (1 << 20) + b"\n", "config.yaml: larger than 1024 KiB"),
+        (b"[" * 5000 + b"]" * 5000, "config.yaml: nested too deeply"),
+        (_VALID_YAML.replace("seed: 7", "seed: .nan").encode(), "seed: must be a finite number"),
+    ],
+    ids=[
+        "duplicate variant",
+        "duplicate key in a list item",
+        "alias bomb",
+        "recursive alias",
+        "latin-1 bytes",
+        "10 MiB file",
+        "deep nesting",
+        "nan seed",
+    ],
+)
+def test_config_text_the_loader_refuses(tmp_path: Path, content: bytes, expected: str) -> None:
+    """Each is rejected within the test's time with one problem naming the file and line; the
+    CLI exits 2 and writes nothing (these hung, tracebacked or passed silently before)."""
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert expected in caught.value.problems[0].replace(f"{tmp_path}/", "")
+    assert cli.main(["run", "-c", str(path), "--db", str(tmp_path / "x.db"), "--quiet"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def test_a_problem_names_its_line_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(_VALID_YAML.replace("success_rate: 0.6", "success_rate: 1.5"))
+    line = _VALID_YAML.splitlines().index("    success_rate: 0.6") + 1
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems[0].endswith(f"({path} line {line})"), caught.value.problems
+
+
+def test_an_unreadable_config_file_is_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # /proc/self/mem is a regular file every read of which fails (EIO), even for root.
+    path = tmp_path / "config.yaml"
+    path.symlink_to("/proc/self/mem")
+    assert cli.main(["run", "-c", str(path), "--db", str(tmp_path / "x.db"), "--quiet"]) == 2
+    stderr = capsys.readouterr().err.strip()
+    assert "cannot read the file: Input/output error" in stderr and "Traceback" not in stderr
+    assert len(stderr.splitlines()) == 1
+    assert cli.main(["run", "-c", str(tmp_path), "--quiet"]) == 2
+    assert "is a folder, not a config file" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def _user_module(folder: Path, name: str, body: str) -> None:
+    (folder / f"{name}.py").write_text(body, encoding="utf-8")
+
+
+def test_a_module_that_exits_at_import_is_a_config_error(tmp_path: Path) -> None:
+    _user_module(tmp_path, "exits_at_import_q", "import sys\nsys.exit(0)\n")
+    for change in (
+        {"modules": ["exits_at_import_q"]},
+        {"variants": {"a": {"type": "python", "agent": "exits_at_import_q:run"}}},
+    ):
+        config = {**_valid(), "python_path": [str(tmp_path)], **change}
+        with pytest.raises(ConfigError) as caught:
+            load_config(config)
+        assert "called sys.exit(0); a module must not exit when imported" in str(caught.value)
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        assert cli.main(["run", "-c", str(path), "--db", str(tmp_path / "x.db"), "--quiet"]) == 2
+        assert not (tmp_path / "x.db").exists()
+
+
+def test_modules_register_agents_a_config_names(tmp_path: Path) -> None:
+    """``modules`` are imported relative to ``python_path`` before names are checked, and a run
+    in a fresh process (as a Ray or thread worker would be) imports them again to build agents."""
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    _user_module(
+        agents,
+        "my_registered_agents_q",
+        "from meta_orchestrator import register\n\n"
+        "@register('always_right_q')\n"
+        "def always_right(context):\n    return {'success': True, 'cost': 0.5}\n",
+    )
+    config = {
+        **_valid(),
+        "python_path": ["agents"],
+        "modules": ["my_registered_agents_q"],
+        "variants": {"a": {"type": "python", "agent": "always_right_q"}, "b": simulated(0.5)},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    without = {k: v for k, v in config.items() if k != "modules"}
+    (tmp_path / "without.yaml").write_text(yaml.safe_dump(without))
+    with pytest.raises(ConfigError, match="'always_right_q' is neither a registered agent"):
+        load_config(tmp_path / "without.yaml")
+    assert load_config(path).modules == ["my_registered_agents_q"]
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meta_orchestrator.cli",
+            "run",
+            "-c",
+            str(path),
+            "--quiet",
+            "--db",
+            str(tmp_path / "runs.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        rows = db.execute(
+            "SELECT status, COUNT(*) FROM trials WHERE variant = 'a' GROUP BY status"
+        ).fetchall()
+    assert len(rows) == 1 and rows[0][0] == "ok" and rows[0][1] >= 2, rows
+
+
+def test_four_problems_across_the_passes_are_reported_in_one_run() -> None:
+    """Structure (a bad seed), names (an unknown variant), imports (a module that is missing)
+    and metrics (a weight nobody produces): all four in one error, in pass order."""
+    config = _with(
+        lambda c: (
+            c.update(seed="x", scoring_weights={"success": 1.0, "quality": 1.0}),
+            c["experiments"][0]["variants"].append("ghost"),
+            c["variants"].update(x={"type": "python", "agent": "no_such_mod_q:run"}),
+        )
+    )
+    problems = _problem_lines(config)
+    assert [p.split(":")[0] for p in problems] == [
+        "seed",
+        "experiments[0].variants[2]",
+        "variants.x.agent",
+        "scoring_weights.quality",
+    ]
+
+
+def test_later_passes_run_over_what_is_valid_and_keep_indices() -> None:
+    """An invalid variant still counts as defined (no false "unknown variant"), and no metric
+    is called unknown while a variant that could produce it is invalid."""
+    config = _with(
+        lambda c: (
+            c["variants"]["a"].update(success_rate=2.0, extra_metrics={"quality": 1.0}),
+            c.update(scoring_weights={"success": 1.0, "quality": 1.0}),
+            c["experiments"][1]["variants"].append("ghost"),
+        )
+    )
+    assert _problem_lines(config) == [
+        "variants.a.success_rate: input should be less than or equal to 1 (got 2.0)",
+        "experiments[1].variants[2]: unknown variant 'ghost' (defined: a, b)",
+    ]

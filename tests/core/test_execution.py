@@ -176,6 +176,35 @@ def test_contract_violations_name_variant_and_field(
     assert result.error is not None and result.error.startswith(message), result.error
 
 
+@pytest.mark.parametrize(
+    ("returned", "message"),
+    [
+        ({"success": True, "cost": float("inf")}, "variant 'v': field 'cost' is not finite (inf)"),
+        ({"success": True, "cost": 1e308}, "variant 'v': the weighted score is not finite (-inf)"),
+        (
+            {"success": True, "cost": 1e307, "steps": -1e307},
+            "variant 'v': the weighted score is not finite (inf)",
+        ),
+    ],
+    ids=["infinite-cost", "score-overflows", "sum-overflows"],
+)
+def test_non_finite_metrics_and_scores_are_malformed_results(
+    tmp_path: Path, returned: object, message: str
+) -> None:
+    """A finite metric whose weighted score overflows would make the variant's mean and SD
+    infinite, so the trial is recorded as malformed (status error) and the run goes on."""
+    runner = _runner(
+        tmp_path,
+        {"v": python_agent("faulty_agents:succeeds")},
+        {"success": 1.0, "cost": -10.0, "steps": 10.0},
+    )
+    runner._agents["v"] = lambda context: {"steps": 0.0, **returned}  # type: ignore[dict-item]
+    result = runner(_spec("v"))
+    assert result.status == "error" and result.score is not None
+    assert result.error is not None and result.error.startswith(message), result.error
+    assert runner(_spec("v", 1)).index == 1  # the runner goes on
+
+
 def test_weighted_metric_missing_from_a_result(tmp_path: Path) -> None:
     runner = _runner(
         tmp_path,

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
-from meta_orchestrator.core.models import StrictModel
+from meta_orchestrator.core.models import Count, StrictModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ class DatasetOptions(StrictModel):
     ``shuffle`` (seeded by the run seed), then ``limit``."""
 
     description: str = ""
-    limit: PositiveInt | None = None
+    limit: Count | None = None
     shuffle: bool = False
     sample_ids: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = (
         None

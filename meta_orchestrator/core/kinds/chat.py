@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from meta_orchestrator.core.kinds.base import (
     Agent,
@@ -53,7 +53,7 @@ from meta_orchestrator.core.llm.retry import (
     TransientFailure,
     call_with_retries,
 )
-from meta_orchestrator.core.models import NonNegative, Positive, StrictModel
+from meta_orchestrator.core.models import Count, NonNegative, Seconds, StrictModel
 
 __all__ = [
     "ChatAgent",
@@ -134,14 +134,14 @@ class ChatVariant(StrictModel):
     prompt: str = "{input}"
     examples: list[ChatExample] = Field(default_factory=list)
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
-    max_tokens: PositiveInt | None = None
+    max_tokens: Count | None = None
     seed: int | Literal["trial"] | None = None
     stop: list[Annotated[str, Field(min_length=1)]] | None = None
     extract: ExtractRule = Field(default_factory=ExtractRule)
     pricing: Pricing | None = None
     max_concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
     max_transient_retries: Annotated[int, Field(ge=0, le=100)] = 6
-    request_timeout: Positive = 300.0
+    request_timeout: Seconds = 300.0
     cache: bool = False
     cache_path: str | None = None
 

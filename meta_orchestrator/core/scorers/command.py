@@ -15,7 +15,7 @@ from pydantic import Field
 from meta_orchestrator.core.datasets.base import Sample
 from meta_orchestrator.core.kinds.base import BuildContext
 from meta_orchestrator.core.kinds.command import CommandAgent, CommandVariant
-from meta_orchestrator.core.models import Name, Positive
+from meta_orchestrator.core.models import Name, Seconds
 from meta_orchestrator.core.scorers.base import (
     Score,
     ScoreFn,
@@ -35,7 +35,7 @@ class CommandScorer(ScorerOptions):
     params: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
-    timeout_seconds: Positive = 60.0
+    timeout_seconds: Seconds = 60.0
     metrics: list[Name] = Field(default_factory=list)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import Field
 
-from meta_orchestrator.core.models import Name, NonNegative, Probability, StrictModel
+from meta_orchestrator.core.models import Duration, Name, NonNegative, Probability, StrictModel
 from meta_orchestrator.core.registry import register
 
 
@@ -35,8 +35,8 @@ class SimulatedParams(StrictModel):
     latency ~ log-normal(mean, sd); cost, autonomy ~ normal."""
 
     success_rate: Probability = 0.5
-    latency_mean: NonNegative = 0.01
-    latency_sd: NonNegative = 0.0
+    latency_mean: Duration = 0.01
+    latency_sd: Duration = 0.0
     cost_mean: NonNegative = 0.0
     cost_sd: NonNegative = 0.0
     autonomy: Probability = 0.5
