@@ -500,3 +500,22 @@ def test_in_a_log_progress_and_warnings_are_plain_unwrapped_lines(
     assert lines[0] == f"run {run_id}: 20 planned trials"
     assert any(line.startswith(f"run {run_id} completed: 20/20 trials · errors ") for line in lines)
     assert not any("\x1b[" in line or "━" in line for line in lines)
+
+
+def test_on_a_dataset_the_rule_of_three_counts_samples_not_epochs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(
+        tmp_path,
+        suite(
+            {"perfect": simulated(1.0, difficulty_weight=0.0), "coin": simulated(0.5)},
+            [{"name": "ds", "dataset": "syn", "variants": ["perfect", "coin"], "epochs": 2}],
+            datasets={"syn": {"type": "synthetic", "size": 30}},
+        ),
+    )
+    assert cli.main(["run", "-c", str(config), "--db", str(tmp_path / "s.db"), "--quiet"]) == 0
+    run_id = capsys.readouterr().out.strip()
+    summary = (tmp_path / run_id / "summary.md").read_text(encoding="utf-8")
+    row = next(line for line in summary.splitlines() if line.startswith("| 1 | `perfect`"))
+    assert "n/a (no variance in 60 trials; failure rate ≤ 10.0% (95%, rule of three over 30 " in row
+    assert "[1.000, 1.000]" not in summary and "[100.0%, 100.0%]" not in summary
