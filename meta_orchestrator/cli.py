@@ -353,6 +353,7 @@ def _run(args: argparse.Namespace) -> int:
         ),
         args.quiet,
         store_path(args.db, config),
+        args.results_dir,
     )
 
 
@@ -367,6 +368,7 @@ def _resume(args: argparse.Namespace) -> int:
         ),
         args.quiet,
         db,
+        args.results_dir,
     )
 
 
@@ -378,7 +380,9 @@ def _resolve(db: Path, ref: str) -> str:
         return store.resolve_run_id(ref)
 
 
-def _execute(start: Callable[[RunListener], str], quiet: bool, db: Path) -> int:
+def _execute(
+    start: Callable[[RunListener], str], quiet: bool, db: Path, results_dir: str | None
+) -> int:
     """Run, then print the run id alone on stdout and where its outputs are on stderr.
 
     Exit 1 when the run failed or when it ran trials and none of them succeeded.
@@ -403,10 +407,10 @@ def _execute(start: Callable[[RunListener], str], quiet: bool, db: Path) -> int:
             err.print(f"completed trials are kept in run {listener.run_id}")
         return EXIT_FAILED
     print(run_id, flush=True)
-    return _after_run(db, run_id)
+    return _after_run(db, run_id, results_dir)
 
 
-def _after_run(db: Path, run_id: str) -> int:
+def _after_run(db: Path, run_id: str, results_dir: str | None) -> int:
     from meta_orchestrator.analysis.report import SUMMARY_FILE
     from meta_orchestrator.analysis.summary import no_trial_succeeded
     from meta_orchestrator.core.paths import results_root
@@ -415,8 +419,12 @@ def _after_run(db: Path, run_id: str) -> int:
     with RunStore(db) as store:
         record = store.get_run(run_id)
         failed_all = no_trial_succeeded(store, run_id)
-    summary = results_root(store=db, recorded=record.results_dir) / run_id / SUMMARY_FILE
-    err.print(f"summary: {escape(str(summary))}")
+    root = results_root(results_dir, store=db, recorded=record.results_dir)
+    summary = root / run_id / SUMMARY_FILE
+    if summary.is_file():
+        err.print(f"summary: {escape(str(summary))}")
+    else:  # the report failed; the hub logged why, and the trials are in the store
+        err.print(f"summary.md was not written; `meta-orchestrator report {run_id}` retries it")
     if failed_all:
         err.print(
             f"[bold red]no trial succeeded:[/] all {record.trials} trials of run {run_id} failed; "
