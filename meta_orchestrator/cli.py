@@ -533,7 +533,9 @@ def _runs(args: argparse.Namespace) -> int:
     ]
     if out.is_terminal:
         table = Table(*RUNS_COLUMNS)
-        table.columns[0].no_wrap = True  # an id is what the user copies: never cut or wrapped
+        for column in table.columns:  # on a narrow terminal cells wrap; none is cut
+            column.overflow = "fold"
+        table.columns[0].no_wrap = True  # an id is what the user copies: one piece, never cut
         table.columns[0].min_width = max(len(row[0]) for row in rows)
         for row in rows:
             table.add_row(*map(escape, row))
