@@ -519,3 +519,17 @@ def test_on_a_dataset_the_rule_of_three_counts_samples_not_epochs(
     row = next(line for line in summary.splitlines() if line.startswith("| 1 | `perfect`"))
     assert "n/a (no variance in 60 trials; failure rate ≤ 10.0% (95%, rule of three over 30 " in row
     assert "[1.000, 1.000]" not in summary and "[100.0%, 100.0%]" not in summary
+
+
+def test_runs_on_a_narrow_terminal_keeps_every_id_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _two_runs(tmp_path, capsys)
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        cli, "out", Console(file=screen, force_terminal=True, width=80, color_system=None)
+    )
+    assert cli.main(["runs", "--db", str(tmp_path / "s.db")]) == 0
+    shown = screen.getvalue()
+    assert first in shown and second in shown and "…" not in shown
+    assert "┃" in shown  # a table, not the plain layout
