@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -24,6 +24,9 @@ from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import MetaOrchestratorError
 from meta_orchestrator.leaderboard import Leaderboard
 from meta_orchestrator.listener import RunListener
+
+if TYPE_CHECKING:
+    from meta_orchestrator.store import RunRecord
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_CONFIG = "config.yaml"
@@ -532,22 +535,31 @@ def _runs(args: argparse.Namespace) -> int:
         for r, leader in zip(records, leaders, strict=True)
     ]
     if out.is_terminal:
-        table = Table(*RUNS_COLUMNS)
-        for column in table.columns:  # on a narrow terminal cells wrap; none is cut
-            column.overflow = "fold"
-        table.columns[0].no_wrap = True  # an id is what the user copies: one piece, never cut
-        table.columns[0].min_width = max(len(row[0]) for row in rows)
-        for row in rows:
-            table.add_row(*map(escape, row))
-        out.print(table)
-    else:  # a pipe or a log: plain aligned columns, nothing cut (like `git log --oneline`)
-        widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(RUNS_COLUMNS)]
-        for row in (RUNS_COLUMNS, *rows):
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        _runs_table(rows)
+    else:
+        _runs_plain(rows)
     return EXIT_OK
 
 
-def _run_json(record: Any, leader: str | None) -> dict[str, Any]:
+def _runs_table(rows: list[tuple[str, ...]]) -> None:
+    table = Table(*RUNS_COLUMNS)
+    for column in table.columns:  # on a narrow terminal cells wrap; none is cut
+        column.overflow = "fold"
+    table.columns[0].no_wrap = True  # an id is what the user copies: one piece, never cut
+    table.columns[0].min_width = max(len(row[0]) for row in rows)
+    for row in rows:
+        table.add_row(*map(escape, row))
+    out.print(table)
+
+
+def _runs_plain(rows: list[tuple[str, ...]]) -> None:
+    """A pipe or a log: aligned columns with a header, nothing cut (like ``docker ps``)."""
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(RUNS_COLUMNS)]
+    for row in (RUNS_COLUMNS, *rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _run_json(record: RunRecord, leader: str | None) -> dict[str, Any]:
     """One run of ``runs --json``: the full id and what the table shows, as values, not text."""
     return {
         "id": record.id,
