@@ -45,6 +45,7 @@ from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 REFRESH_SECONDS = 1.0
 SUMMARIES = Summaries()
 STATUSES = ["running", "completed", "failed", "interrupted"]
+TEST_NAMES = {"welch": "Welch's t-test", "paired": "paired t-test on the samples both ran"}
 
 
 # ------------------------------------------------------------------------------- run browser
@@ -381,17 +382,20 @@ def _ranking(experiment: ExperimentSummary) -> None:
     tested = [c for c in experiment.comparisons if c.p_value is not None]
     if tested:
         best = experiment.comparisons[0].best
+        names = sorted({TEST_NAMES.get(c.test, c.test) for c in tested})
         st.caption(
-            f"Best vs others ({escape_text(best)}): difference = other − best, Welch's t-test, "
-            f"Holm-corrected, alpha {experiment.alpha:g}."
+            f"Best vs others ({escape_text(best)}): difference = other − best, "
+            f"{' and '.join(names)}, Holm-corrected, alpha {experiment.alpha:g}; "
+            "significant means Holm p < alpha."
         )
         comparisons = pd.DataFrame(
             [
                 {
                     "other": c.other,
+                    "test": TEST_NAMES.get(c.test, c.test) if c.p_value is not None else DASH,
                     "difference": c.difference,
                     "95% CI": _difference_interval(c.ci_low, c.ci_high),
-                    "Welch p": c.p_value,
+                    "p": c.p_value,
                     "Holm p": c.p_holm,
                     "significant": c.significant,
                     "note": c.note or "",
@@ -400,7 +404,7 @@ def _ranking(experiment: ExperimentSummary) -> None:
             ]
         )
         st.dataframe(
-            formatted(comparisons, p_values=["Welch p", "Holm p"]),
+            formatted(comparisons, p_values=["p", "Holm p"]),
             hide_index=True,
             width="stretch",
             column_config=fitted_columns(

@@ -290,3 +290,27 @@ def test_launch_picks_config_yaml_first(open_app, tmp_path: Path):
     _no_traceback(app)
     assert app.selectbox(key="launch_file").value == "config.yaml"
     assert "name: main" in app.text_area(key="launch_text").value
+
+
+def test_the_tests_against_the_best_name_the_test_that_ran(open_app, tmp_path: Path):
+    from meta_orchestrator.hub import run_experiment_suite
+
+    from .helpers import fast_config
+
+    config = fast_config("paired")
+    config["datasets"] = {"syn": {"type": "synthetic", "size": 12}}
+    config["experiments"] = [
+        {"name": "ds", "dataset": "syn", "variants": ["alpha", "beta"], "epochs": 2},
+        {"name": "plain", "variants": ["alpha", "beta"], "trials_per_variant": 12},
+    ]
+    run_id = run_experiment_suite(config, db_path=tmp_path / "p.db")
+    app = open_app(tmp_path / "p.db", tmp_path, run=run_id)
+    _no_traceback(app)
+    tests = [d.value for d in app.dataframe if "test" in d.value.columns]
+    assert [list(t["test"]) for t in tests] == [
+        ["paired t-test on the samples both ran"],
+        ["Welch's t-test"],
+    ]
+    captions = " ".join(texts(app, "caption"))
+    assert "paired t-test on the samples both ran, Holm-corrected" in captions
+    assert "Welch's t-test, Holm-corrected" in captions
