@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_CONFIG = "config.yaml"
-DB_HELP = (
+DB_HELP = "the run store (default: $META_ORCHESTRATOR_DB, else ./results/meta_orchestrator.db)"
+RUN_DB_HELP = (
     "the run store (default: $META_ORCHESTRATOR_DB, else the config's storage.db, "
     "else ./results/meta_orchestrator.db)"
 )
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the experiments of a config file")
     _config_argument(run)
-    run.add_argument("--db", metavar="PATH", help=DB_HELP)
+    run.add_argument("--db", metavar="PATH", help=RUN_DB_HELP)
     run.add_argument(
         "--results-dir",
         metavar="DIR",
