@@ -587,13 +587,22 @@ def _report(args: argparse.Namespace) -> int:
     run_dir = write_run_artifacts(db, _resolve(db, args.run_id), args.results_dir)
     markdown = (run_dir / "summary.md").read_text(encoding="utf-8")
     if out.is_terminal:
-        from rich.markdown import Markdown
-
-        out.print(Markdown(markdown))
+        out.print(_terminal_markdown(markdown))
     else:  # piped or redirected: the file's exact text, for a PR comment or another tool
         sys.stdout.write(markdown)
     err.print(f"wrote {escape(str(run_dir))}")
     return EXIT_OK
+
+
+def _terminal_markdown(markdown: str) -> Any:
+    """summary.md rendered by rich; its folded ``<details>`` blocks (for GitHub) become headings,
+    since a terminal shows no HTML."""
+    import re
+
+    from rich.markdown import Markdown
+
+    unfolded = re.sub(r"<details>\n<summary>(.*?)</summary>", r"#### \1", markdown)
+    return Markdown(unfolded.replace("</details>", ""))
 
 
 def _samples(args: argparse.Namespace) -> int:

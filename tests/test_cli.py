@@ -479,6 +479,7 @@ def test_report_renders_markdown_on_a_terminal_and_prints_it_raw_when_piped(
     shown = terminal.getvalue()
     assert "bandit_arm" in shown and "head_to_head" in shown
     assert "\\_" not in shown and "| Rank |" not in shown and "## meta" not in shown
+    assert "Config snapshot" in shown and "<details>" not in shown
 
 
 def test_in_a_log_progress_and_warnings_are_plain_unwrapped_lines(
