@@ -42,8 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from meta_orchestrator.core.trial import TrialResult
+from meta_orchestrator.dashboard.guard import TOKEN_ENV
 from meta_orchestrator.store import NewRun, StoreWriter
 
+TOKEN = "bench-dashboard-token"  # passed as $META_ORCHESTRATOR_DASHBOARD_TOKEN, sent in the URL
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -141,7 +143,11 @@ def start_dashboard(
         ]  # fmt: skip
     with open(log, "ab") as out:
         server = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, TOKEN_ENV: TOKEN},
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -175,7 +181,7 @@ def measure_render(browser: Any, url: str, trials: int) -> tuple[float, float]:
     expected = {"charts": FIRST_VIEW_CHARTS, "tables": 5, "trials": f"{trials:,}",
                 "text": "meta-orchestrator run: big"}  # fmt: skip
     started = time.perf_counter()
-    page.goto(f"{url}/?run={BIG_RUN}", wait_until="commit")
+    page.goto(f"{url}/?token={TOKEN}&run={BIG_RUN}", wait_until="commit")
     page.wait_for_function(RENDERED, arg=expected, polling="raf", timeout=60_000)
     first_view = time.perf_counter() - started
     started = time.perf_counter()
@@ -203,7 +209,7 @@ def measure_live(
 ) -> dict[str, list[float]]:
     rng = random.Random(3)
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(f"{url}/?run={LIVE_RUN}")
+    page.goto(f"{url}/?token={TOKEN}&run={LIVE_RUN}")
     page.wait_for_function(SHOWS_COUNT, arg="0", polling="raf", timeout=60_000)
     results: dict[str, list[float]] = {"commit": [], "completed": []}
     for i in range(2 * samples):
@@ -246,7 +252,7 @@ def measure_dashboard(
                 results.update(measure_live(browser, url, writer, args.samples))
             else:  # warm the server process (imports) on a small page first
                 page = browser.new_page()
-                page.goto(f"{url}/?run={LIVE_RUN}")
+                page.goto(f"{url}/?token={TOKEN}&run={LIVE_RUN}")
                 page.wait_for_function(SHOWS_COUNT, arg=f"{2 * args.samples:,}", timeout=60_000)
                 page.close()
             for kind in ("first", "reopen", "reopen"):

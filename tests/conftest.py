@@ -3,7 +3,7 @@
 ``run_suite`` runs configs through the hub into a temporary store (``tests/analysis`` has its own).
 ``ray_local`` starts one private Ray for the session (starting Ray costs seconds; ten starts would
 cost a minute), and ``RayBackend`` reuses an initialised Ray without shutting it down. Tests that
-need Ray skip, with the reason, only when ``ray`` is not importable.
+need Ray skip, with the reason, only when ``ray`` is not importable (and fail under ``CI=true``).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from types import ModuleType
 
 import pytest
 
-from tests.helpers import RunSuite
+from tests.helpers import RunSuite, import_or_skip
 
 RAY_MISSING = "the Ray backend needs 'ray': pip install 'meta-orchestrator[ray]'"
 RAY_TEST_CPUS = 4  # logical CPUs: with 0.25 per trial, 16 trials run at once on the 2-core CI box
 
 
 def ray_or_skip() -> ModuleType:
-    return pytest.importorskip("ray", reason=RAY_MISSING)
+    return import_or_skip("ray", RAY_MISSING)
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,15 @@ Configs are plain dicts (``load_config`` accepts a mapping); ``python_path`` poi
 from __future__ import annotations
 
 import copy
+import importlib
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+import pytest
 
 from meta_orchestrator.core.config import load_config
 from meta_orchestrator.core.trial import TrialResult
@@ -18,6 +24,32 @@ from meta_orchestrator.orchestrators import Orchestrator, create_orchestrator
 from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip for want of an optional tool or package, except under ``CI=true``, where the test
+    fails: CI installs everything, so a skip there would hide that a whole part went untested."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (required under CI=true)")
+    pytest.skip(reason, allow_module_level=True)
+
+
+def import_or_skip(module: str, reason: str) -> ModuleType:
+    """``pytest.importorskip`` that fails under ``CI=true`` (``skip_or_fail``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        skip_or_fail(reason)
+        raise  # not reached: skip_or_fail raises
+
+
+def which_or_skip(command: str, reason: str) -> str:
+    """The path of ``command`` on PATH; skips (fails under ``CI=true``) without it."""
+    found = shutil.which(command)
+    if found is None:
+        skip_or_fail(reason)
+    assert found is not None
+    return found
 
 
 def simulated(success_rate: float, **fields: Any) -> dict[str, Any]:

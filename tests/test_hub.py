@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -195,6 +196,17 @@ class InterruptAfter(RunListener):
             raise KeyboardInterrupt
 
 
+class CountTrials(RunListener):
+    """Counts the trials a run actually executes (the store's INSERT OR IGNORE would hide a
+    re-run of a stored trial, so the store's rows cannot tell)."""
+
+    def __init__(self) -> None:
+        self.executed: list[tuple[str, int]] = []
+
+    def on_trial(self, result: TrialResult, leaderboard: object) -> None:
+        self.executed.append((result.experiment, result.index))
+
+
 def _keys(ran: Ran) -> list[tuple[str, int]]:
     return [(t.experiment, t.index) for t in ran.trials()]
 
@@ -216,7 +228,9 @@ def test_ctrl_c_keeps_completed_trials_and_resume_finishes_a_standard_run(
     assert first_active is not None and first_active > 0
 
     time.sleep(1.0)  # downtime between the interrupt and the resume is not running time
-    resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir)
+    counted = CountTrials()
+    resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir, listener=counted)
+    assert sorted(counted.executed) == [("std", i) for i in range(7, 15)]  # 8, not 15
     record = ran.record()
     assert record.status == "completed"
     assert record.active_seconds is not None
@@ -255,7 +269,9 @@ def test_resume_finishes_a_bandit_experiment_exactly(run_suite: RunSuite) -> Non
     assert len(ran.trials("std")) == 9 and len(ran.trials("bandit")) == 25
     assert ran.experiments()["std"].status == "completed"
 
-    resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir)
+    counted = CountTrials()
+    resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir, listener=counted)
+    assert sorted(counted.executed) == [("bandit", i) for i in range(25, 60)]  # 35 run again
     assert ran.record().status == "completed"
     assert len(ran.trials("std")) == 9  # a completed experiment is not run again
     bandit = ran.trials("bandit")
@@ -263,6 +279,26 @@ def test_resume_finishes_a_bandit_experiment_exactly(run_suite: RunSuite) -> Non
     keys = _keys(ran)
     assert len(keys) == len(set(keys))
     assert ran.experiments()["bandit"].status == "completed"
+
+
+def test_resume_runs_exactly_the_gaps_an_out_of_order_interrupt_left(run_suite: RunSuite) -> None:
+    """Deterministic: trials 0, 1, 2, 4, 6 of 12 stored (3 and 5 were in flight when the run
+    stopped, as on the thread and Ray backends). Resume executes 3, 5 and 7-11, each once."""
+    config = suite({"a": simulated(0.3), "b": simulated(0.6), "c": simulated(0.9)},
+                   [standard("std", ["a", "b", "c"], 4)])  # fmt: skip
+    ran = run_suite(config)
+    before = {(t.experiment, t.index): t.score for t in ran.trials()}
+    with sqlite3.connect(ran.db) as db:
+        db.execute("DELETE FROM trials WHERE trial_index NOT IN (0, 1, 2, 4, 6)")
+        db.execute("UPDATE runs SET status = 'interrupted'")
+        db.execute("UPDATE experiments SET status = 'interrupted'")
+
+    counted = CountTrials()
+    resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir, listener=counted)
+    assert sorted(counted.executed) == [("std", i) for i in (3, 5, 7, 8, 9, 10, 11)]
+    after = {(t.experiment, t.index): t.score for t in ran.trials()}
+    assert after == before  # the same seeds: the refilled gaps score as they did the first time
+    assert ran.record().status == "completed"
 
 
 def test_resume_refuses_a_completed_run(run_suite: RunSuite) -> None:

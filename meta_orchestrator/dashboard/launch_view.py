@@ -91,7 +91,7 @@ def _problem_line(problem: str) -> str:
 def _launch(text: str, base_dir: Path, source: Path | None, settings: Settings, goto: Goto) -> None:
     with shown_errors("Launching the run"):
         launch_dir = settings.db.resolve().parent / launcher.LAUNCH_FOLDER
-        config_file = launcher.prepare(text, base_dir, launch_dir, source)
+        config_file = launcher.prepare(text, base_dir, launch_dir, source, settings.config_dir)
         launch = launcher.start(config_file, settings.db, settings.config_dir)
         with st.spinner(f"Starting the run (process {launch.pid})…"):
             record = _wait_for_run(launch, settings.db)

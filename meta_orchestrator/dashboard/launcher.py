@@ -29,6 +29,7 @@ from meta_orchestrator.core.config import (
     parse_config_text,
 )
 from meta_orchestrator.core.paths import results_root
+from meta_orchestrator.errors import ConfigError
 from meta_orchestrator.store import RunRecord, RunStore
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -54,15 +55,25 @@ def validate(text: str, base_dir: Path) -> SuiteConfig:
     return parse_config_text(text, base_dir=base_dir.resolve())
 
 
-def prepare(text: str, base_dir: Path, launch_dir: Path, source: Path | None = None) -> Path:
+def prepare(
+    text: str,
+    base_dir: Path,
+    launch_dir: Path,
+    source: Path | None = None,
+    root: Path | None = None,
+) -> Path:
     """Validate ``text`` and return the file to run: ``source`` itself if unedited, else a new file.
 
+    With ``root`` (the dashboard's ``--config-dir``), the config file and every folder it puts on
+    ``python_path`` must lie under it: a page visitor cannot run code from elsewhere on the disk.
     Raises ``ConfigError`` before anything is written.
     """
-    if source is not None and source.is_file() and source.read_text(encoding="utf-8") == text:
-        load_config(source)
+    unedited = source is not None and source.is_file() and source.read_text("utf-8") == text
+    config = load_config(source) if unedited and source is not None else validate(text, base_dir)
+    if root is not None:
+        _confine(config, [source] if source is not None else [base_dir], root)
+    if unedited and source is not None:
         return source
-    config = validate(text, base_dir)
     data = config.model_dump(mode="json")
     data["python_path"] = config.resolved_python_path()
     for variant in data["variants"].values():
@@ -123,6 +134,23 @@ class Launch:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _confine(config: SuiteConfig, files: list[Path], root: Path) -> None:
+    """``ConfigError`` naming every config file or ``python_path`` folder outside ``root``."""
+    top = root.resolve()
+    problems = [
+        f"{where}: {path} is outside {top}, the folder the dashboard launches from (--config-dir)"
+        for where, path in [
+            *(("config", f.resolve()) for f in files),
+            *((f"python_path[{i}]", Path(p)) for i, p in enumerate(config.resolved_python_path())),
+        ]
+        if not path.is_relative_to(top)
+    ]
+    if problems:
+        raise ConfigError(
+            "the launcher refuses this config:\n  - " + "\n  - ".join(problems), problems
+        )
 
 
 _launches: dict[int, Launch] = {}

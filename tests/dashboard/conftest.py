@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip(
-    "streamlit", reason="the dashboard needs 'streamlit': pip install '.[dashboard]'"
-)
+from tests.helpers import import_or_skip
+
+import_or_skip("streamlit", "the dashboard needs 'streamlit': pip install '.[dashboard]'")
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 

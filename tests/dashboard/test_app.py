@@ -231,7 +231,11 @@ def test_compare_view_shows_the_gate_computation(open_app, finished_store):
         )
         assert row.difference == pytest.approx(want.difference)
         assert row[table.columns.get_loc("Welch p")] == pytest.approx(want.p_value)
-    assert texts(app, "success") or texts(app, "error")  # the gate's verdict
+    shown, other = ("error", "success") if expected.failed else ("success", "error")
+    assert any(
+        t.startswith("Gate fails" if expected.failed else "Gate passes") for t in texts(app, shown)
+    )
+    assert not any(t.startswith("Gate") for t in texts(app, other))  # one verdict, the right one
 
     app.selectbox(key="compare_candidate").set_value(finished_store.empty).run()
     _no_traceback(app)

@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from meta_orchestrator.analysis.compare import compare_runs
+from meta_orchestrator.analysis.loaders import run_data_from_store
+from meta_orchestrator.dashboard.guard import TOKEN_ENV
 from meta_orchestrator.store import RunStore
+from tests.helpers import import_or_skip, skip_or_fail
 
 from .helpers import slow_config, write_config
 
@@ -29,6 +33,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
+TOKEN = "browser-test-token"  # the dashboard takes $META_ORCHESTRATOR_DASHBOARD_TOKEN as its token
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 TIMEOUT_MS = 45_000
 
@@ -36,14 +41,11 @@ pytestmark = pytest.mark.slow
 
 
 def _browser_or_skip() -> None:
-    pytest.importorskip("playwright.sync_api", reason="needs playwright: pip install '.[dev]'")
+    import_or_skip("playwright.sync_api", "needs playwright: pip install '.[dev]'")
     if not CHROMIUM.exists():
-        reason = (
+        skip_or_fail(
             f"the browser test needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
         )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -61,7 +63,11 @@ def start_dashboard(db: Path, config_dir: Path, log: Path) -> tuple[subprocess.P
     ]  # fmt: skip
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, TOKEN_ENV: TOKEN},
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -113,7 +119,7 @@ def test_live_run_launcher_and_compare_in_chromium(served: tuple[str, Path, Path
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.set_default_timeout(TIMEOUT_MS)
-        page.goto(url)
+        page.goto(f"{url}/?token={TOKEN}")  # the page sets the cookie later loads carry
         page.get_by_text("No run store at").wait_for()  # nothing has run yet
         page.screenshot(path=ARTIFACTS / "0-empty-store.png")
 
@@ -132,7 +138,7 @@ def test_live_run_launcher_and_compare_in_chromium(served: tuple[str, Path, Path
         _full_screenshot(page, ARTIFACTS / "2-finished-run.png")
 
         _launch_and_stop(page, db)
-        _compare(page)
+        _compare(page, db)
         browser.close()
 
 
@@ -202,9 +208,21 @@ def _launch_and_stop(page, db: Path) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=ARTIFACTS / "5-stopped-run.png")
 
 
-def _compare(page) -> None:  # type: ignore[no-untyped-def]
+def _compare(page, db: Path) -> None:  # type: ignore[no-untyped-def]
+    """The view compares the two newest runs by default; its verdict is the one compare_runs
+    gives those runs (either verdict would pass a test that accepted both)."""
+    with RunStore(db) as store:
+        newest, older = store.list_runs()[:2]
+        expected = compare_runs(
+            run_data_from_store(store, older.id, summary=False),
+            run_data_from_store(store, newest.id, summary=False),
+        )
+    shown, other = (
+        ("Gate fails", "Gate passes") if expected.failed else ("Gate passes", "Gate fails")
+    )
     page.locator('[data-testid="stSidebar"] label').filter(has_text="Compare").click()
     page.get_by_role("heading", name="Compare runs").wait_for()
     page.locator('[data-testid="stDataFrame"]').first.wait_for()
-    page.get_by_text("Gate passes").or_(page.get_by_text("Gate fails")).first.wait_for()
+    page.get_by_text(shown).first.wait_for()
+    assert page.get_by_text(other).count() == 0
     page.screenshot(path=ARTIFACTS / "6-compare.png")

@@ -56,12 +56,38 @@ def test_invalid_text_is_rejected_naming_the_field_and_nothing_is_written(tmp_pa
     assert not (tmp_path / "launches").exists()
 
 
-def test_dashboard_command_is_an_argument_list_bound_to_localhost():
-    command = dashboard.streamlit_command("127.0.0.1", 8999, "runs.db", "configs")
-    assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == str(dashboard.APP)
-    assert command[command.index("--server.address") + 1] == "127.0.0.1"
-    assert command[command.index("--server.port") + 1] == "8999"
-    assert command[-5:] == ["--", "--db", "runs.db", "--config-dir", "configs"]
+def test_dashboard_command_is_an_argument_list_bound_to_localhost_without_the_token():
+    command = dashboard.dashboard_command("127.0.0.1", 8999, "runs.db", "configs", ["a.example"])
+    assert command[1:3] == ["-m", "meta_orchestrator.dashboard.serve"]
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "8999"
+    assert command[-6:] == [
+        "--db",
+        "runs.db",
+        "--config-dir",
+        "configs",
+        "--allow-host",
+        "a.example",
+    ]
+    assert not any("token" in part for part in command), "the token must not show in ps"
+
+
+def test_a_config_outside_the_config_dir_is_refused(tmp_path: Path):
+    """The launcher runs configs from its --config-dir only: no python_path folder elsewhere."""
+    root, elsewhere = tmp_path / "configs", tmp_path / "elsewhere"
+    source = write_config(root, slow_config("inside"))
+    text = source.read_text()
+    assert launcher.prepare(text, root, tmp_path / "launches", source, root) == source
+    escaped = text + f"python_path: [{elsewhere}, .]\n"
+    with pytest.raises(ConfigError) as caught:
+        launcher.prepare(escaped, root, tmp_path / "launches", source, root)
+    assert caught.value.problems == [
+        f"python_path[0]: {elsewhere} is outside {root}, the folder the dashboard launches from "
+        "(--config-dir)"
+    ]
+    with pytest.raises(ConfigError, match="config: .* is outside"):
+        launcher.prepare(text, elsewhere, tmp_path / "launches", elsewhere / "x.yaml", root)
+    assert not (tmp_path / "launches").exists()
 
 
 def test_launch_without_streamlit_names_the_extra(monkeypatch: pytest.MonkeyPatch):
