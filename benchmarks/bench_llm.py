@@ -7,13 +7,13 @@ extra), then, at concurrency 1 and 4, alternates rounds of
 
 * **bare loop**: one ``openai.OpenAI(max_retries=0)`` client and a thread pool of that size calling
   ``chat.completions.create`` with the same messages and parameters, nothing else;
-* **engine**: ``run_experiment_suite`` with a chat variant (local backend at 1, threads at 4;
+* **engine**: ``run_experiment_suite`` with a ``type: chat`` variant on the same reasoning-gym
+  ``chain_sum`` tasks, graded by the ``reasoning_gym`` scorer (local backend at 1, threads at 4;
   ``timeout_seconds: 60``, so each trial also passes the runner's watchdog), timed to its last trial
   ("trial phase") and to its return ("whole call", with ``results.json`` and ``summary.md``).
 
-Until the runner accepts the chat kind's ``output``, the engine runs the chat agent inside
-``tests/fixtures/chat_bridge.py`` (a python variant reporting numbers only). Rounds alternate so
-that drift on a shared machine hits both alike; the table shows medians. Then, through the
+Both send the same messages (rendered by the chat kind's own ``build_messages``). Rounds alternate
+so that drift on a shared machine hits both alike; the table shows medians. Then, through the
 fault-injecting proxy of the tests (``tests/chat/proxy.py``) at concurrency 4, it measures the
 share of trials completed with 30% of requests answered 429 (``Retry-After: 1``,
 ``retry-after-ms: 200``) and the slowdown against the same proxy without faults; a bare loop with
@@ -34,20 +34,29 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from meta_orchestrator.core.config import load_config  # noqa: E402
+from meta_orchestrator.core.llm.prompt import build_messages  # noqa: E402
 from meta_orchestrator.core.llm.server import start_local_model  # noqa: E402
 from meta_orchestrator.hub import run_experiment_suite  # noqa: E402
 from meta_orchestrator.listener import RunListener  # noqa: E402
 from meta_orchestrator.store import RunStore  # noqa: E402
-from tests.chat.helpers import PROMPT, addition_samples, bridged, suite  # noqa: E402
+from tests.chat.helpers import chat, suite  # noqa: E402
 from tests.chat.proxy import FaultProxy  # noqa: E402
 
-SYSTEM = "You are a calculator. Reply with one number only."
 PARAMS = {"temperature": 0.0, "seed": 1, "max_tokens": 8}
 
 
+def tasks(n: int) -> list[dict[str, Any]]:
+    """The engine's samples, as its chat agent sees them (reasoning-gym chain_sum tasks)."""
+    config = load_config(suite({"chat": chat("http://127.0.0.1:1/v1", "m")}, samples=n))
+    return [s.for_agent() for s in config.dataset("tasks").samples]
+
+
 def messages(sample: dict[str, Any]) -> list[dict[str, str]]:
-    user = PROMPT.format(input=sample["input"])
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    variant = chat("http://127.0.0.1:1/v1", "m")
+    return build_messages(
+        system=variant["system"], examples=[], template=variant["prompt"], sample=sample
+    )
 
 
 def bare_loop(
@@ -86,14 +95,14 @@ def engine(
     samples: list[dict[str, Any]],
     concurrency: int,
     work: Path,
-    **chat: Any,
+    **fields: Any,
 ) -> tuple[float, float, list[Any]]:
     """(trial phase seconds, whole call seconds, stored trials) of one run."""
     backend = (
         {"type": "local"} if concurrency == 1 else {"type": "threads", "max_in_flight": concurrency}
     )
-    variant = bridged(base_url, model, samples, **chat)
-    config = suite({"chat": variant}, trials=len(samples), execution_backend=backend)
+    variant = chat(base_url, model, **fields)
+    config = suite({"chat": variant}, samples=len(samples), execution_backend=backend)
     config["trial"] = {"timeout_seconds": 60}
     listener = _LastTrial()
     db = work / "store.db"
@@ -113,7 +122,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (default 1)")
     args = parser.parse_args()
-    samples = [{k: v for k, v in s.items() if k != "target"} for s in addition_samples(args.trials)]
+    samples = tasks(args.trials)
     with start_local_model(0, threads=args.threads) as server, tempfile.TemporaryDirectory() as tmp:
         url, model = server.base_url, server.model
         bare_loop(url, model, samples[:2], 1)  # warm the model and the prompt cache
@@ -162,7 +171,7 @@ def faults(port: int, model: str, samples: list[dict[str, Any]], work: Path) -> 
             proxy.base_url, model, samples, 4, work / "faults", max_transient_retries=12
         )
         done = sum(t.ok for t in trials)
-        retries = int(sum(t.metrics.get("transient_retries", 0) for t in trials))
+        retries = sum(t.transient_retries for t in trials)
         print(
             f"| engine, 30% answered 429 | **{done}/{n} ({100 * done / n:.0f}%)** | {n / p:.2f} | "
             f"{clean_rate / (n / p):.2f}x slower | {retries} ({proxy.counters.rate_limited} 429s) |"

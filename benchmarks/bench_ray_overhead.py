@@ -80,7 +80,8 @@ def orchestrated(suite: SuiteConfig, trials: int, batch: bool) -> float:
     )
     warm_up = suite.experiments[0].model_copy(update={"trials_per_variant": 64})
     with backend:
-        for _ in StandardOrchestrator(warm_up, seed=0).run(backend, run_id="warm", run_seed=0):
+        warm = StandardOrchestrator(warm_up, seed=0)
+        for _ in drive(warm, backend, run_id="warm", run_seed=0):
             pass  # start the workers and cache the runner on them
         orchestrator = StandardOrchestrator(suite.experiments[0], seed=0)
         t0 = time.perf_counter()

@@ -1,7 +1,9 @@
 """Command line: parse arguments, call the library, map errors to exit codes.
 
-Exit codes: 0 success; 1 the run failed (or ``compare`` found a significant regression);
-2 bad config, bad arguments or bad input; 130 interrupted by Ctrl-C (the run can be resumed).
+Exit codes: 0 success; 1 the run failed, or some of its trials ended because a model endpoint kept
+failing (``rate_limited`` / ``unavailable``: the results are incomplete), or ``compare`` found a
+significant regression; 2 bad config, bad arguments or bad input; 130 interrupted by Ctrl-C (the
+run can be resumed).
 """
 
 from __future__ import annotations
@@ -295,6 +297,12 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
         help="treat a higher metric as worse (default for latency and cost)",
     )
     parser.add_argument(
+        "--allow-different-samples",
+        action="store_true",
+        help="compare runs whose datasets differ (fingerprints) with unpaired Welch tests "
+        "instead of exiting 2",
+    )
+    parser.add_argument(
         "--markdown",
         metavar="FILE",
         help="also write the comparison as Markdown to this file (default: not written)",
@@ -307,7 +315,7 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _power_arguments(parser: argparse.ArgumentParser) -> None:
-    from meta_orchestrator.guardrail import power
+    from meta_orchestrator.guardrail import defaults as power  # not .power: it loads scipy
 
     parser.add_argument(
         "config",
@@ -394,7 +402,8 @@ def _resolve(db: Path, ref: str) -> str:
 def _execute(start: Callable[[RunListener], str], quiet: bool, db: Path) -> int:
     """Run, then print the run id alone on stdout and where its outputs are on stderr.
 
-    Exit 1 when the run failed or when it ran trials and none of them succeeded.
+    Exit 1 when the run failed, when it ran trials and none of them succeeded, or when some
+    trials ended because a model endpoint kept failing (``rate_limited`` / ``unavailable``).
     """
     from meta_orchestrator.progress import progress_for
 
@@ -422,18 +431,27 @@ def _execute(start: Callable[[RunListener], str], quiet: bool, db: Path) -> int:
 def _after_run(db: Path, run_id: str) -> int:
     from meta_orchestrator.analysis.report import SUMMARY_FILE
     from meta_orchestrator.analysis.summary import no_trial_succeeded
+    from meta_orchestrator.core.llm.retry import TRANSIENT_KINDS
     from meta_orchestrator.core.paths import results_root
     from meta_orchestrator.store import RunStore
 
     with RunStore(db) as store:
         record = store.get_run(run_id)
         failed_all = no_trial_succeeded(store, run_id)
+        lost = {k: n for k, n in store.error_kind_counts(run_id).items() if k in TRANSIENT_KINDS}
     summary = results_root(store=db, recorded=record.results_dir) / run_id / SUMMARY_FILE
     err.print(f"summary: {escape(str(summary))}")
     if failed_all:
         err.print(
             f"[bold red]no trial succeeded:[/] all {record.trials} trials of run {run_id} failed; "
             "no variant leads (the errors are in the summary and `meta-orchestrator report`)"
+        )
+        return EXIT_FAILED
+    if lost:
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(lost.items()))
+        err.print(
+            f"[bold red]incomplete:[/] {sum(lost.values())} trial(s) ended because the model "
+            f"endpoint kept failing ({counts}); see the summary's endpoint failures"
         )
         return EXIT_FAILED
     return EXIT_OK
@@ -682,6 +700,7 @@ def _compare(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         max_regression=args.max_regression,
         higher_is_better=args.higher_is_better,
+        allow_different_samples=args.allow_different_samples,
         markdown=args.markdown,
         json_path=args.json,
         allow_partial=args.allow_partial,

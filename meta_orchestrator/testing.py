@@ -66,7 +66,8 @@ def scripted_result(
     """The result of ``spec`` with the given score, as a backend would return it.
 
     ``metrics`` defaults to ``{"success": score, "cost": 0.0, "latency": latency}``; a result whose
-    status is not ``ok`` gets an ``error`` message if none is given.
+    status is not ``ok`` gets an ``error`` message if none is given. On a dataset it names the
+    spec's sample and epoch, as a real runner's result does.
     """
     if status != "ok" and error is None:
         error = f"scripted {status}"
@@ -81,6 +82,8 @@ def scripted_result(
         else {"success": score, "cost": 0.0, "latency": latency},
         score=score,
         error=error,
+        sample_id=spec.sample_id,
+        epoch=spec.epoch,
     )
 
 

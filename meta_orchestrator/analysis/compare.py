@@ -41,9 +41,21 @@ The statistics, and why they are these:
   |baseline mean|), Welch's two-sided p-value and the ``1 - alpha`` interval of the difference (per
   variant, not adjusted), Hedges' g, and the Holm-adjusted one-sided p-value the verdict rests on.
 
-Samples are treated as independent. The benchmark gives both runs the same trial seeds, so an
-unchanged deterministic variant produces identical samples; where a change keeps outcomes positively
-correlated, Welch's test overstates the noise, which can only lower the false-alarm rate.
+**On a dataset the comparison is paired** (``analysis.paired``). Trials of the two runs are matched
+by ``(variant, sample, epoch)``; each sample is one unit, the mean over its matched epochs (so
+repeats of a sample are not counted as independent: the clustering by sample). The regression test
+is the one-sided paired t-test of ``candidate − (1 − budget)·baseline`` per sample; the shown p and
+interval are the two-sided paired t ones, with the Wilcoxon signed-rank p beside them. Variants
+agree across runs on which samples are hard, so the paired test needs far fewer samples than
+Welch's for the same power (``guardrail.power``). Rows also count the samples that regressed
+(passed on the baseline, failed on the candidate: the per-sample pass rate over the matched epochs
+fell) and improved. A variant whose every paired difference is 0 (deterministic, same answers) is
+"no significant change".
+
+Pairing needs the same samples: when an experiment's dataset fingerprints differ, ``compare_runs``
+raises ``ComparisonError`` (exit 2) unless ``allow_different_samples``, which falls back to the
+unpaired Welch tests and says so in the notes. Runs without a dataset use Welch's test, treating
+trials as independent.
 """
 
 from __future__ import annotations
@@ -55,11 +67,20 @@ from typing import Any, Literal
 from scipy import stats as _scipy_stats
 
 from meta_orchestrator.analysis.formatting import format_setting_percent
+from meta_orchestrator.analysis.paired import (
+    MIN_PAIRED_SAMPLES,
+    NOT_ENOUGH_PAIRED,
+    Matched,
+    compare_matched,
+    match_samples,
+    one_sided_paired_p,
+)
 from meta_orchestrator.analysis.run_data import DEFAULT_METRIC, Key, Moments, RunData, VariantData
 from meta_orchestrator.analysis.stats import MIN_TRIALS_FOR_TEST, holm_adjust, welch_test
 from meta_orchestrator.errors import ComparisonError, ConfigError
 
 LOWER_IS_BETTER = frozenset({"latency", "cost"})
+SAMPLE_EXAMPLES = 10  # regressed / improved sample ids kept per row
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
@@ -113,9 +134,19 @@ class VariantComparison:
     p_regression_holm: float | None = None
     p_improvement: float | None = None
     p_improvement_holm: float | None = None
-    effect_size: float | None = None  # Hedges' g, candidate versus baseline
-    test: Literal["welch", "fisher"] | None = None
+    effect_size: float | None = None  # Hedges' g, candidate versus baseline (Welch)
+    test: Literal["welch", "fisher", "paired"] | None = None
     note: str | None = None
+    # paired rows (on a dataset): samples matched and left out, per-sample correlation, Wilcoxon p,
+    # and the samples whose pass rate fell (regressed) or rose (improved), the first few by id
+    paired_samples: int | None = None
+    left_out_samples: int | None = None
+    correlation: float | None = None
+    p_wilcoxon: float | None = None
+    regressed_samples: int | None = None
+    improved_samples: int | None = None
+    regressed_ids: tuple[str, ...] = ()
+    improved_ids: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,6 +165,11 @@ class Comparison:
     rows: tuple[VariantComparison, ...]
     tested: int = 0  # rows in the regression family (Holm's m)
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def paired(self) -> bool:
+        """Some row was compared pairwise on matched samples."""
+        return any(row.test == "paired" for row in self.rows)
 
     @property
     def regressions(self) -> list[VariantComparison]:
@@ -186,19 +222,28 @@ def compare_runs(
     max_regression: float = 0.0,
     *,
     higher_is_better: bool | None = None,
+    allow_different_samples: bool = False,
 ) -> Comparison:
     """Compare every ``(experiment, variant)`` of two runs on ``metric``; see the module docstring.
 
-    Raises ``ComparisonError`` when a run has no trials, the runs share no variant, or neither has
-    the metric; ``ConfigError`` for an ``alpha`` outside (0, 1) or a budget outside [0, 1).
+    Raises ``ComparisonError`` when a run has no trials, the runs share no variant, neither has
+    the metric, or an experiment's datasets differ (unless ``allow_different_samples``);
+    ``ConfigError`` for an ``alpha`` outside (0, 1) or a budget outside [0, 1).
     """
     _check_arguments(alpha, max_regression)
     _check_runs(baseline, candidate, metric)
+    paired, sample_notes = _pairing(baseline, candidate, allow_different_samples)
     higher = higher_is_better_default(metric) if higher_is_better is None else higher_is_better
     keys = list(baseline.variants) + [k for k in candidate.variants if k not in baseline.variants]
     settings = {"metric": metric, "higher": higher, "alpha": alpha, "budget": max_regression}
     rows = [
-        _row(key, baseline.variants.get(key), candidate.variants.get(key), **settings)
+        _row(
+            key,
+            baseline.variants.get(key),
+            candidate.variants.get(key),
+            paired=key[0] in paired,
+            **settings,
+        )
         for key in keys
     ]
     rows, tested = _decide(rows, alpha, max_regression, higher)
@@ -211,7 +256,7 @@ def compare_runs(
         max_regression=max_regression,
         rows=tuple(sorted(rows, key=lambda row: VERDICTS.index(row.verdict))),  # stable
         tested=tested,
-        notes=tuple(_run_notes(baseline, candidate)),
+        notes=tuple(sample_notes + _run_notes(baseline, candidate)),
     )
 
 
@@ -250,6 +295,37 @@ def _check_runs(baseline: RunData, candidate: RunData, metric: str) -> None:
         )
 
 
+def _pairing(
+    baseline: RunData, candidate: RunData, allow_different: bool
+) -> tuple[set[str], list[str]]:
+    """The shared experiments whose trials can be paired (same dataset on both sides), and notes.
+
+    Raises ``ComparisonError`` for an experiment on different datasets unless ``allow_different``.
+    """
+    shared = {e for e, _ in baseline.variants} & {e for e, _ in candidate.variants}
+    paired, notes = set(), []
+    for experiment in sorted(shared):
+        base = baseline.fingerprints.get(experiment)
+        cand = candidate.fingerprints.get(experiment)
+        if base == cand:
+            if base is not None:
+                paired.add(experiment)
+            continue
+        what = (
+            f"experiment '{experiment}' ran on different samples: dataset fingerprint "
+            f"{base or 'none (no dataset)'} in the baseline, {cand or 'none (no dataset)'} in "
+            "the candidate"
+        )
+        if not allow_different:
+            raise ComparisonError(
+                f"{what}. Trials cannot be paired, and an unpaired test would compare different "
+                "tasks. Run both on the same dataset, or pass --allow-different-samples for "
+                "unpaired Welch tests."
+            )
+        notes.append(f"{what}: compared with unpaired Welch tests (--allow-different-samples)")
+    return paired, notes
+
+
 def _keys(variants: Iterable[Key]) -> str:
     return ", ".join(f"{e}/{v}" for e, v in variants) or "nothing"
 
@@ -264,6 +340,7 @@ def _row(
     higher: bool,
     alpha: float,
     budget: float,
+    paired: bool = False,
 ) -> VariantComparison:
     """A row before Holm: the numbers and the raw one-sided p-values (the verdict comes later)."""
     experiment, variant = key
@@ -307,9 +384,81 @@ def _row(
             difference=difference,
             relative_change=difference / abs(a.mean) if a.mean != 0 else None,
         )
+    if paired and metric in base.by_sample and metric in cand.by_sample:
+        return _paired_row(row, base, cand, metric, higher, alpha, budget)
     if a.n >= MIN_TRIALS_FOR_TEST and b.n >= MIN_TRIALS_FOR_TEST:
         return _welch_row(row, a, b, higher, alpha, budget)
     return _fisher_row(row, base, cand)
+
+
+def _paired_row(
+    row: VariantComparison,
+    base: VariantData,
+    cand: VariantData,
+    metric: str,
+    higher: bool,
+    alpha: float,
+    budget: float,
+) -> VariantComparison:
+    """The paired test on matched ``(sample, epoch)`` trials; per-sample means are the units."""
+    matched = match_samples(base.by_sample[metric], cand.by_sample[metric])
+    result = compare_matched(matched, confidence=1 - alpha)
+    row = replace(
+        row,
+        paired_samples=matched.paired,
+        left_out_samples=matched.left_out,
+        **_sample_changes(base, cand),
+    )
+    if matched.paired < MIN_PAIRED_SAMPLES:
+        return replace(
+            row, note=f"{NOT_ENOUGH_PAIRED} ({matched.paired}; at least {MIN_PAIRED_SAMPLES})"
+        )
+    mean_a = float(matched.a.mean())
+    worse: Literal["less", "greater"] = "less" if higher else "greater"
+    better: Literal["less", "greater"] = "greater" if higher else "less"
+    sign = 1.0 if mean_a >= 0 else -1.0
+    factor = 1.0 - budget * sign if higher else 1.0 + budget * sign
+    return replace(
+        row,
+        test="paired",
+        difference=result.difference,
+        relative_change=result.difference / abs(mean_a)
+        if mean_a and result.difference is not None
+        else None,
+        ci_low=result.ci_low,
+        ci_high=result.ci_high,
+        p_value=result.p_value,
+        correlation=result.correlation,
+        p_wilcoxon=result.p_wilcoxon,
+        p_regression=one_sided_paired_p(matched.a, matched.b, factor=factor, alternative=worse),
+        p_improvement=one_sided_paired_p(matched.a, matched.b, alternative=better),
+        note=_left_out_note(matched),
+    )
+
+
+def _left_out_note(matched: Matched) -> str | None:
+    if not matched.unmatched_trials:
+        return None
+    return (
+        f"paired on {matched.paired} samples; {matched.unmatched_trials} trials without a match "
+        f"on the other side left out ({matched.left_out} samples ran on one side only)"
+    )
+
+
+def _sample_changes(base: VariantData, cand: VariantData) -> dict[str, object]:
+    """Samples whose pass rate over the matched epochs fell (regressed) or rose (improved)."""
+    a, b = base.by_sample.get("success"), cand.by_sample.get("success")
+    if a is None or b is None:
+        return {}
+    matched = match_samples(a, b)
+    fell = [str(s) for s, x, y in zip(matched.samples, matched.a, matched.b, strict=True) if y < x]
+    rose = [str(s) for s, x, y in zip(matched.samples, matched.a, matched.b, strict=True) if y > x]
+    return {
+        "regressed_samples": len(fell),
+        "improved_samples": len(rose),
+        "regressed_ids": tuple(fell[:SAMPLE_EXAMPLES]),
+        "improved_ids": tuple(rose[:SAMPLE_EXAMPLES]),
+    }
 
 
 def _welch_row(

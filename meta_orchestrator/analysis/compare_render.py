@@ -74,6 +74,7 @@ def comparison_markdown(comparison: Comparison, *, include_summary: bool = True)
         _table(c),
     ]
     notes = [f"- {code_span(c.label(r))}: {r.note}" for r in c.rows if r.note]
+    notes += [line for r in c.rows if (line := _samples_line(c, r))]
     notes += [f"- {note}" for note in c.notes]
     if notes:
         parts.append("**Notes**\n\n" + "\n".join(notes))
@@ -98,10 +99,38 @@ def _context_line(c: Comparison) -> str:
     )
     return (
         f"**Baseline** {_run_ref(c.baseline)} → **candidate** {_run_ref(c.candidate)} · "
-        f"metric **{escape_text(c.metric)}** ({direction}) · one-sided Welch tests at alpha "
+        f"metric **{escape_text(c.metric)}** ({direction}) · {_tests(c)} at alpha "
         f"{c.alpha:g}, Holm-corrected across {c.tested} tested "
         f"variant{'' if c.tested == 1 else 's'} · {budget}"
     )
+
+
+def _tests(c: Comparison) -> str:
+    if not c.paired:
+        return "one-sided Welch tests"
+    return (
+        "one-sided paired t-tests on the samples both runs ran (trials matched by variant, sample "
+        "and epoch; per-sample means)"
+    )
+
+
+def _samples_line(c: Comparison, r: VariantComparison) -> str | None:
+    """The samples that regressed (passed on the baseline, failed on the candidate) and improved."""
+    if r.regressed_samples is None or r.improved_samples is None:
+        return None
+    if not (r.regressed_samples or r.improved_samples):
+        return f"- {code_span(c.label(r))}: no sample changed its pass rate"
+    parts = []
+    for label, count, ids in (
+        ("regressed (passed on the baseline, failed on the candidate)", r.regressed_samples,
+         r.regressed_ids),
+        ("improved", r.improved_samples, r.improved_ids),
+    ):  # fmt: skip
+        if count:
+            listed = ", ".join(code_span(i) for i in ids)
+            more = f" and {count - len(ids)} more" if count > len(ids) else ""
+            parts.append(f"{count} sample{'' if count == 1 else 's'} {label}: {listed}{more}")
+    return f"- {code_span(c.label(r))}: " + "; ".join(parts)
 
 
 def _run_ref(run: RunData) -> str:
@@ -113,9 +142,14 @@ def _table(c: Comparison) -> str:
     confidence = format_setting_percent(1 - c.alpha)
     rows = [
         f"| Verdict | Variant | Baseline | Candidate | Change | {confidence} CI of change "
-        "| Welch p | Holm p | Hedges' g | Trials |",
+        "| Test p | Holm p | Hedges' g | Trials |",
         "|---|---|---:|---:|---:|---|---:|---:|---:|---|",
     ]
+    if c.paired:
+        rows[0] = rows[0].replace(
+            "| Hedges' g |", "| Wilcoxon p | Samples paired · regressed / improved |"
+        )
+        rows[1] = "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|"
     for r in c.rows:
         cells = [
             _MARK[r.verdict],
@@ -131,21 +165,43 @@ def _table(c: Comparison) -> str:
             _signed(r.effect_size, ".2f"),
             f"{_count(r, 'baseline')} → {_count(r, 'candidate')}",
         ]
+        if c.paired:
+            cells[8:9] = [format_p_value(r.p_wilcoxon), _paired_counts(r)]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
 def _legend(c: Comparison) -> str:
     worse = "drop" if c.higher_is_better else "rise"
+    test = "paired t-test on the samples both runs ran" if c.paired else "Welch test"
+    paired = (
+        "Paired rows: trials are matched by (variant, sample, epoch) and each sample counts once "
+        "(the mean over its matched epochs); Test p is the two-sided paired t p, Wilcoxon p the "
+        "signed-rank one (a robustness check); a sample regressed when its pass rate fell. "
+        if c.paired
+        else "Test p is Welch's two-sided p. "
+    )
     return (
         "<sub>Change = candidate − baseline (relative to |baseline mean|). A row is a "
-        f"**regression** when a one-sided Welch test shows a {worse} of more than the budget, "
+        f"**regression** when a one-sided {test} shows a {worse} of more than the budget, "
         f"Holm-corrected across variants (Holm p < {c.alpha:g}); only regressions fail the gate. "
-        "Welch p (two-sided) and the interval are per variant and not adjusted. Failed trials score "
+        f"{paired}"
+        "Test p and the interval are per variant and not adjusted. Failed trials score "
         "as trials that achieved nothing and count as no `success`; for other metrics they have no "
         "value (Trials shows how many failed), and a candidate left with fewer than two values is tested "
         "for more failures with Fisher's exact test.</sub>"
     )
+
+
+def _paired_counts(r: VariantComparison) -> str:
+    if r.paired_samples is None:
+        return DASH
+    changes = (
+        f" · {r.regressed_samples} / {r.improved_samples}"
+        if r.regressed_samples is not None
+        else ""
+    )
+    return f"{r.paired_samples}{changes}"
 
 
 def _change(r: VariantComparison) -> str:

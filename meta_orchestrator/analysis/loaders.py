@@ -18,7 +18,7 @@ from meta_orchestrator.analysis.report import (
     load_results_json,
     render_summary_markdown,
 )
-from meta_orchestrator.analysis.run_data import Key, Moments, RunData, VariantData
+from meta_orchestrator.analysis.run_data import Key, MatchKey, Moments, RunData, VariantData
 from meta_orchestrator.analysis.summary import summarize_run
 from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.errors import ComparisonError, RunNotFoundError
@@ -70,6 +70,8 @@ def run_data_from_results(
                 trial.get("score"),
                 trial.get("latency"),
                 trial.get("metrics") or {},
+                trial.get("sample_id"),
+                int(trial.get("epoch") or 0),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ComparisonError(
@@ -83,6 +85,11 @@ def run_data_from_results(
         status=str(run.get("status", "?")),
         git_commit=run.get("git_commit"),
         summary_markdown=summary_markdown,
+        fingerprints={
+            str(e.get("name")): e.get("dataset_fingerprint")
+            for e in data.get("experiments") or []
+            if isinstance(e, dict)
+        },
         unusable=collector.unusable,
     )
 
@@ -96,7 +103,14 @@ def run_data_from_store(store: RunStore, run_id: str, *, summary: bool = True) -
     collector = _Collector()
     for _, trial in store.iter_trials(run_id):
         collector.add(
-            trial.experiment, trial.variant, trial.status, trial.score, trial.latency, trial.metrics
+            trial.experiment,
+            trial.variant,
+            trial.status,
+            trial.score,
+            trial.latency,
+            trial.metrics,
+            trial.sample_id,
+            trial.epoch,
         )
     return RunData(
         run_id=record.id,
@@ -106,17 +120,20 @@ def run_data_from_store(store: RunStore, run_id: str, *, summary: bool = True) -
         status=record.status,
         git_commit=record.git_commit,
         summary_markdown=render_summary_markdown(summarize_run(store, run_id)) if summary else None,
+        fingerprints={e.name: e.dataset_fingerprint for e in store.experiments(run_id)},
         unusable=collector.unusable,
     )
 
 
 class _Collector:
-    """Per-variant moments of every metric, from trials streamed past it once."""
+    """Per-variant moments of every metric, from trials streamed past it once; on a dataset also
+    each trial's values keyed by ``(sample, epoch)`` for the paired comparison."""
 
     def __init__(self) -> None:
         self.trials: dict[Key, int] = {}
         self.ok: dict[Key, int] = {}
         self.running: dict[Key, dict[str, RunningMoments]] = {}
+        self.by_sample: dict[Key, dict[str, dict[MatchKey, float]]] = {}
         self.unusable: dict[tuple[str, str, str], int] = {}
 
     def add(
@@ -127,14 +144,19 @@ class _Collector:
         score: float | None,
         latency: float | None,
         metrics: Mapping[str, Any],
+        sample_id: str | None = None,
+        epoch: int = 0,
     ) -> None:
         key = (experiment, variant)
         self.trials[key] = self.trials.get(key, 0) + 1
         running = self.running.setdefault(key, {})
+        paired = self.by_sample.setdefault(key, {}) if sample_id is not None else None
 
         def add(name: str, value: Any) -> None:
             if _is_number(value):
                 running.setdefault(name, RunningMoments()).add(float(value))
+                if paired is not None:
+                    paired.setdefault(name, {})[(str(sample_id), epoch)] = float(value)
             elif value is not None:  # text, NaN: counted, so the gate can refuse to judge
                 where = (experiment, variant, name)
                 self.unusable[where] = self.unusable.get(where, 0) + 1
@@ -158,6 +180,7 @@ class _Collector:
                 count,
                 self.ok.get(key, 0),
                 {name: Moments.of_running(r) for name, r in self.running[key].items()},
+                self.by_sample.get(key, {}),
             )
             for key, count in self.trials.items()
         }

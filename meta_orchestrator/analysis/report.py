@@ -48,7 +48,6 @@ from meta_orchestrator.analysis.summary import (
     summarize_run,
 )
 from meta_orchestrator.core.paths import results_root
-from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.errors import ComparisonError, RunNotFoundError
 from meta_orchestrator.store import RunRecord, RunStore
 
@@ -58,7 +57,6 @@ RESULTS_FILE = "results.json"
 SUMMARY_FILE = "summary.md"
 CONFIG_FILE = "config.yaml"
 
-_TRIAL_FIELDS = tuple(f.name for f in dataclasses.fields(TrialResult))
 _BAR_WIDTH = 20
 
 
@@ -176,17 +174,11 @@ def _write_results(store: RunStore, summary: RunSummary, path: Path) -> None:
         out.write("\n  ],")
         out.write('\n  "trials": [')
         separator = "\n    "
-        for _, trial in store.iter_trials(summary.run.id):
+        for trial in store.iter_trial_json(summary.run.id):
             out.write(separator)
-            out.write(_trial_json(_trial_dict(trial)))
+            out.write(trial)
             separator = ",\n    "
         out.write("\n  ]\n}\n")
-
-
-def _trial_dict(trial: TrialResult) -> dict[str, Any]:
-    """``trial.to_dict()`` without ``dataclasses.asdict``'s deep copy, which costs seconds per
-    100,000 trials; every field is a plain value or a flat dict of numbers."""
-    return {name: getattr(trial, name) for name in _TRIAL_FIELDS}
 
 
 def _trial_json(trial: dict[str, Any]) -> str:
@@ -238,6 +230,8 @@ def _metadata(summary: RunSummary) -> str:
     ]
     if run.error:
         lines.append(f"- **Error:** {escape_text(run.error)}")
+    if summary.endpoint_failures:
+        lines.append(_endpoint_failures(summary.endpoint_failures))
     # Experiments with weights of their own show them in their section.
     uses_run_weights = not summary.experiments or any(
         e.scoring_weights in ({}, summary.scoring_weights) for e in summary.experiments
@@ -256,6 +250,18 @@ def _metadata(summary: RunSummary) -> str:
             "epochs > 1; variants are compared by paired tests on the samples both ran."
         )
     return "\n".join(lines)
+
+
+def _endpoint_failures(failures: dict[str, int]) -> str:
+    """Trials lost to an endpoint (not to the agent): the results are incomplete, and the CLI
+    exits 1."""
+    total = sum(failures.values())
+    kinds = ", ".join(f"{n} {code_span(kind)}" for kind, n in sorted(failures.items()))
+    return (
+        f"- **Endpoint failures:** {total} trial{'' if total == 1 else 's'} ended because the model "
+        f"endpoint kept failing after every retry ({kinds}); they count as errors, so the results "
+        "are incomplete and `meta-orchestrator run` exits 1"
+    )
 
 
 def _no_success_note(summary: RunSummary) -> str:

@@ -15,6 +15,7 @@ from meta_orchestrator.core.running import RunningMoments
 
 DEFAULT_METRIC = "score"
 Key = tuple[str, str]  # (experiment, variant)
+MatchKey = tuple[str, int]  # (sample_id, epoch): how trials of two runs are paired
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class VariantData:
     trials: int  # every trial, failed ones included
     ok: int
     metrics: Mapping[str, Moments]
+    # On a dataset: metric -> {(sample_id, epoch): value}, what a paired comparison matches on.
+    by_sample: Mapping[str, Mapping[MatchKey, float]] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -62,6 +65,8 @@ class RunData:
     status: str = "completed"
     git_commit: str | None = None
     summary_markdown: str | None = None
+    # experiment -> its dataset's fingerprint (``None``: the experiment ran without a dataset)
+    fingerprints: Mapping[str, str | None] = field(default_factory=dict)
     # (experiment, variant, metric) -> values that were not finite numbers, so not in ``variants``.
     unusable: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
 
@@ -91,3 +96,30 @@ class RunData:
                 experiment, variant, len(raw), len(ok), {metric: Moments.of(ok)}
             )
         return cls(run_id, name, source, variants)
+
+    @classmethod
+    def from_samples(
+        cls,
+        values: Mapping[Key, Mapping[MatchKey, float | None]],
+        *,
+        fingerprint: str = "simulated",
+        metric: str = DEFAULT_METRIC,
+        run_id: str = "simulated",
+        name: str = "simulated",
+        source: str = "<samples>",
+    ) -> RunData:
+        """A run on a dataset from raw values keyed by ``(sample_id, epoch)``; ``None`` is a
+        failed trial without a value. Every experiment gets ``fingerprint``."""
+        variants = {}
+        for (experiment, variant), raw in values.items():
+            ok = {k: float(v) for k, v in raw.items() if v is not None}
+            variants[(experiment, variant)] = VariantData(
+                experiment,
+                variant,
+                len(raw),
+                len(ok),
+                {metric: Moments.of(ok.values())},
+                {metric: ok},
+            )
+        experiments = {experiment: fingerprint for experiment, _ in values}
+        return cls(run_id, name, source, variants, fingerprints=experiments)

@@ -1,6 +1,6 @@
 """Per-variant statistics and best-versus-others tests for a stored run.
 
-Everything is computed from SQL aggregates (``RunStore.variant_aggregates``, ``latency_quantile``,
+Everything is computed from SQL aggregates (``RunStore.variant_aggregates``, ``latency_quantiles``,
 ``choice_counts``), so summarising a 200,000-trial run takes as little memory as a 20-trial one.
 
 Conventions the numbers follow:
@@ -44,6 +44,7 @@ from meta_orchestrator.analysis.stats import (
     holm_adjust,
     welch_test,
 )
+from meta_orchestrator.core.llm.retry import TRANSIENT_KINDS
 from meta_orchestrator.store import (
     ExperimentRecord,
     RunRecord,
@@ -184,6 +185,8 @@ class RunSummary:
     run: RunRecord
     experiments: list[ExperimentSummary]
     scoring_weights: dict[str, float]
+    # Trials that ended because an endpoint kept failing (``rate_limited``, ``unavailable``), by kind.
+    endpoint_failures: dict[str, int] = field(default_factory=dict)
 
 
 def summarize_run(store: RunStore, run_id: str, alpha: float = DEFAULT_ALPHA) -> RunSummary:
@@ -192,7 +195,10 @@ def summarize_run(store: RunStore, run_id: str, alpha: float = DEFAULT_ALPHA) ->
     experiments = [
         summarize_experiment(store, record, alpha) for record in store.experiments(run_id)
     ]
-    return RunSummary(run, experiments, scoring_weights(run.config_yaml))
+    failures = {
+        kind: n for kind, n in store.error_kind_counts(run_id).items() if kind in TRANSIENT_KINDS
+    }
+    return RunSummary(run, experiments, scoring_weights(run.config_yaml), failures)
 
 
 def summarize_experiment(
@@ -388,6 +394,7 @@ def _variant_summary(
     score_c, success_c = clustered or (None, None)
     score_ci = mean_interval(agg.score_n, agg.score_mean, agg.score_sd, score_c)
     success_ci = success_interval(agg.successes, agg.trials, success_c)
+    p50, p95 = store.latency_quantiles(record.run_id, record.name, name, (0.50, 0.95), agg.trials)
     return VariantSummary(
         experiment=record.name,
         variant=name,
@@ -405,8 +412,8 @@ def _variant_summary(
         success_ci_low=success_ci.low if success_ci else None,
         success_ci_high=success_ci.high if success_ci else None,
         latency_mean=agg.latency_mean,
-        latency_p50=store.latency_quantile(record.run_id, record.name, name, 0.50),
-        latency_p95=store.latency_quantile(record.run_id, record.name, name, 0.95),
+        latency_p50=p50,
+        latency_p95=p95,
         cost_total=agg.cost_total,
         cost_mean=agg.cost_total / agg.trials,
         clusters=score_c.clusters if score_c else None,

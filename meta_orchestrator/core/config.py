@@ -55,6 +55,7 @@ ORCHESTRATOR_NAMES: tuple[str, ...] = ("standard", "mab")
 STRATEGY_NAMES: tuple[str, ...] = ("epsilon_greedy", "ucb1", "thompson_sampling")
 BACKEND_NAMES: tuple[str, ...] = ("local", "threads", "ray")
 REWARD_NAMES: tuple[str, ...] = ("auto", "bernoulli", "gaussian")
+STOP_RULES: tuple[str, ...] = ("posterior", "anytime_valid")
 
 # ``modules``: the user's modules imported (relative to ``python_path``) before names are checked.
 ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
@@ -69,6 +70,7 @@ __all__ = [
     "BACKEND_NAMES",
     "BUILTIN_METRICS",
     "ORCHESTRATOR_NAMES",
+    "STOP_RULES",
     "STRATEGY_NAMES",
     "BackendConfig",
     "Budget",
@@ -90,14 +92,35 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------ experiments
 class EarlyStop(StrictModel):
-    """Stop a bandit once one variant's posterior probability of being the best reaches a threshold.
+    """Stop a bandit once one variant is clearly the best, by one of ``STOP_RULES``.
 
-    Every variant first gets ``min_trials_per_variant`` trials, so no posterior is a guess.
+    ``posterior`` (the default): its posterior probability of being the best reaches
+    ``probability_best``. ``anytime_valid``: its anytime-valid confidence sequence
+    (``core.confseq``) lies above every other variant's, so the chance of stopping on a worse
+    variant is at most ``alpha`` however often the rule looks; it needs the scores' bounds
+    (``score_bounds``) unless the reward is Bernoulli. Every variant first gets
+    ``min_trials_per_variant`` trials, so no posterior is a guess.
     """
 
+    stop_rule: Literal[STOP_RULES] = "posterior"  # type: ignore[valid-type]
     probability_best: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05
+    score_bounds: tuple[float, float] | None = None
     min_trials_per_variant: Annotated[int, Strict(), Field(ge=2)] = 5
     check_every: Count = 10
+
+    @model_validator(mode="after")
+    def _settings_match_rule(self) -> EarlyStop:
+        anytime = self.stop_rule == "anytime_valid"
+        unused = {"alpha", "score_bounds"} if not anytime else {"probability_best"}
+        misplaced = sorted(unused & self.model_fields_set)
+        if misplaced:
+            raise ValueError(f"{misplaced[0]}: not used by stop_rule '{self.stop_rule}'")
+        if self.score_bounds is not None:
+            low, high = self.score_bounds
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"score_bounds: must be finite with low < high, got {[low, high]}")
+        return self
 
 
 class MabSettings(StrictModel):
@@ -562,9 +585,19 @@ def _check_rewards(config: SuiteConfig) -> list[str]:
         if experiment.mab_settings is None:
             continue
         try:
-            reward_model(experiment.mab_settings.reward, config.weights_for(experiment))
+            bernoulli, _ = reward_model(
+                experiment.mab_settings.reward, config.weights_for(experiment)
+            )
         except ValueError as exc:
             problems.append(f"experiments[{i}].mab_settings.reward: {exc}")
+            continue
+        stop = experiment.mab_settings.early_stop
+        if stop and stop.stop_rule == "anytime_valid" and not bernoulli and not stop.score_bounds:
+            problems.append(
+                f"experiments[{i}].mab_settings.early_stop.score_bounds: required by stop_rule "
+                "'anytime_valid' when the reward is not Bernoulli: the lowest and highest score "
+                "a trial can get, e.g. [0, 1]"
+            )
     return problems
 
 

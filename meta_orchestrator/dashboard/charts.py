@@ -35,8 +35,11 @@ def _color(variants: list[str], legend: bool = True) -> Spec:
     return encoding
 
 
-def score_over_time(series: pd.DataFrame, variants: list[str] | None = None) -> Spec:
-    """Running mean score of each variant against trials completed, with its 95% band.
+def score_over_time(
+    series: pd.DataFrame, variants: list[str] | None = None, band: str = "95% CI"
+) -> Spec:
+    """Running mean score of each variant against trials completed, with its band (named by
+    ``band``: a fixed-sample ``95% CI`` or an anytime-valid band).
 
     ``series`` has ``variant, trials, n, mean, low, high`` (``RunView.series_frame``).
     """
@@ -63,7 +66,7 @@ def score_over_time(series: pd.DataFrame, variants: list[str] | None = None) -> 
                         "field": "mean",
                         "type": "quantitative",
                         "scale": y_scale,
-                        "title": "running mean score (95% CI)",
+                        "title": f"running mean score ({band})",
                     },
                     "color": color,
                     "tooltip": [
@@ -75,13 +78,13 @@ def score_over_time(series: pd.DataFrame, variants: list[str] | None = None) -> 
                             "field": "low",
                             "type": "quantitative",
                             "format": ".3f",
-                            "title": "CI low",
+                            "title": f"{band} low",
                         },
                         {
                             "field": "high",
                             "type": "quantitative",
                             "format": ".3f",
-                            "title": "CI high",
+                            "title": f"{band} high",
                         },
                     ],
                 },
@@ -139,3 +142,36 @@ def distribution(histogram: pd.DataFrame, title: str, variants: list[str] | None
         },
     }
     return _with_data(spec, histogram)
+
+
+def pass_rate_heatmap(grid: pd.DataFrame, variants: list[str] | None = None) -> Spec:
+    """Variant x sample pass rates (``sample, variant, pass rate, passed, attempts, difficulty
+    rank``, ``dashboard.samples_data``): samples left to right from the hardest."""
+    spec = {
+        "height": max(80, 28 * len(variants or grid["variant"].unique())),
+        "mark": {"type": "rect"},
+        "encoding": {
+            "x": {
+                "field": "sample",
+                "type": "ordinal",
+                "sort": {"field": "difficulty rank", "order": "ascending"},
+                "title": "samples, hardest first",
+                "axis": {"labels": False, "ticks": False},
+            },
+            "y": {"field": "variant", "type": "nominal", "title": None, "sort": variants},
+            "color": {
+                "field": "pass rate",
+                "type": "quantitative",
+                "scale": {"domain": [0, 1], "scheme": "redyellowgreen"},
+                "title": "pass rate",
+            },
+            "tooltip": [
+                {"field": "sample", "type": "nominal"},
+                {"field": "variant", "type": "nominal"},
+                {"field": "pass rate", "type": "quantitative", "format": ".0%"},
+                {"field": "passed", "type": "quantitative"},
+                {"field": "attempts", "type": "quantitative"},
+            ],
+        },
+    }
+    return _with_data(spec, grid)

@@ -24,7 +24,7 @@ from meta_orchestrator.analysis.summary import (
     RunSummary,
     run_leader,
 )
-from meta_orchestrator.dashboard import charts, launcher
+from meta_orchestrator.dashboard import anytime_view, charts, launcher, samples_view
 from meta_orchestrator.dashboard.common import Settings, formatted, shown_errors
 from meta_orchestrator.dashboard.data import (
     EXPORT_LIMIT,
@@ -162,7 +162,9 @@ def _run_panel(db: Path, run_id: str, live: bool, summary: Future[RunSummary] | 
         if live and not view.trials:
             st.info("The run has started; waiting for its first trial…")
         for experiment in experiments:
-            _experiment_panel(experiment, view, summary)
+            _experiment_panel(
+                experiment, view, summary, anytime_view.bands(store, record, experiment)
+            )
         if live:
             with st.expander(f"Log (last {LOG_TAIL} lines)", expanded=True):
                 _log_tail(store, run_id)
@@ -226,7 +228,10 @@ def _progress(record: RunRecord, view: RunView) -> None:
 
 
 def _experiment_panel(
-    experiment: ExperimentRecord, view: RunView, summary: Future[RunSummary] | None
+    experiment: ExperimentRecord,
+    view: RunView,
+    summary: Future[RunSummary] | None,
+    anytime: anytime_view.Bands | None = None,
 ) -> None:
     kind = experiment.orchestrator + (f" ({experiment.strategy})" if experiment.strategy else "")
     state = view.experiments.get(experiment.name)
@@ -243,11 +248,13 @@ def _experiment_panel(
     is_bandit = experiment.orchestrator == "mab"
     left, right = st.columns([3, 2]) if is_bandit else (st.container(), None)
     with left:
-        series = view.series_frame(experiment.name)
+        series = view.series_frame(experiment.name) if anytime is None else anytime.frame
         if series.empty:
             st.caption("No scored trial yet (every trial so far failed).")
         else:
-            st.vega_lite_chart(charts.score_over_time(series, variants), width="stretch")
+            band = anytime_view.LABEL if anytime is not None else "95% CI"
+            st.vega_lite_chart(charts.score_over_time(series, variants, band), width="stretch")
+            anytime_view.caption(anytime)
     if right is not None:
         choices = view.choice_frame(experiment.name)
         with right:
@@ -279,7 +286,14 @@ def _finished_tabs(store: RunStore, record: RunRecord, summary: RunSummary) -> N
     """Details of a finished run. Only the open tab is computed and drawn (lazy tabs), so the
     histograms cost nothing until asked for: a finished run's page opens faster."""
     names = ["summary.md", "Latency & cost", "Config snapshot", "Log", "Download trials"]
+    sampled = samples_view.with_datasets(store.experiments(record.id))
+    if sampled:
+        names.insert(1, "Samples")
     tabs = dict(zip(names, st.tabs(names, key="run_tabs", on_change="rerun"), strict=True))
+    if sampled:
+        with tabs["Samples"]:
+            if tabs["Samples"].open:
+                samples_view.render_samples(store, record, sampled)
     with tabs["Latency & cost"]:
         if tabs["Latency & cost"].open:
             for experiment in summary.experiments:

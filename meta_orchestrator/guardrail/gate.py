@@ -36,6 +36,7 @@ def run_compare(
     alpha: float = 0.05,
     max_regression: float = 0.0,
     higher_is_better: bool | None = None,
+    allow_different_samples: bool = False,
     markdown: str | None = None,
     json_path: str | None = None,
     allow_partial: bool = False,
@@ -52,6 +53,7 @@ def run_compare(
         alpha=alpha,
         max_regression=max_regression,
         higher_is_better=higher_is_better,
+        allow_different_samples=allow_different_samples,
     )
     console = Console(highlight=False)
     print_comparison(comparison, console)
@@ -84,11 +86,15 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
             _change(row.difference, row.relative_change),
             format_p_value(holm),
         )
+    test = "paired t on matched samples" if c.paired else "Welch"
     console.print(
         f"{escape(c.metric)}: baseline {escape(c.baseline.run_id)} → candidate "
-        f"{escape(c.candidate.run_id)}, alpha {c.alpha:g}, budget {c.max_regression:g}"
+        f"{escape(c.candidate.run_id)}, alpha {c.alpha:g}, budget {c.max_regression:g}, "
+        f"one-sided {test}, Holm across variants"
     )
     console.print(table)
+    for note in c.notes:
+        console.print(f"note: {escape(note)}")
     colour = "bold red" if c.failed else "bold green"
     console.print(f"[{colour}]{'FAIL' if c.failed else 'PASS'}[/]: {escape(c.headline())}")
 

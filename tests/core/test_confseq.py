@@ -100,3 +100,20 @@ def test_time_uniform_coverage_where_a_peeked_t_interval_fails() -> None:
     looked = slice(9, None)  # from the 10th trial on, as a dashboard would show it
     naive = np.all(np.abs(means - p)[:, looked] <= half[:, looked], axis=1)
     assert naive.mean() < 0.8, naive.mean()
+
+
+def test_extending_in_batches_equals_one_value_at_a_time() -> None:
+    xs = np.random.default_rng(6).uniform(2, 5, 500)
+    one = ConfidenceSequence(0.1, low=2, high=5)
+    singles = []
+    for x in xs:
+        one.add(float(x))
+        singles.append(one.interval)
+    batched = ConfidenceSequence(0.1, low=2, high=5)
+    parts = [batched.extend(part) for part in np.split(xs, [1, 7, 100, 101, 350])]
+    lows = np.concatenate([p[0] for p in parts])
+    highs = np.concatenate([p[1] for p in parts])
+    np.testing.assert_allclose(np.column_stack([lows, highs]), np.array(singles), atol=1e-12)
+    reference = sequence_bands(xs, 0.1, low=2, high=5)
+    np.testing.assert_allclose(lows, reference[0], atol=1e-12)
+    assert batched.n == one.n == 500 and batched.interval == pytest.approx(one.interval)

@@ -115,4 +115,4 @@ def test_an_unchanged_repository_passes(runs, tmp_path) -> None:  # type: ignore
     assert markdown.startswith("### ✅ Performance gate passed")
     assert report["counts"] == {"no significant change": 7}
     trials = json.loads((runs["baseline"] / "results.json").read_text())["trials"]
-    assert len(trials) == 7 * 3000
+    assert len(trials) == 7 * 1400 * 2  # 1,400 tasks, 2 epochs

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 
 import pytest
 
 from meta_orchestrator.core.config import load_config
+from meta_orchestrator.core.trial import TrialSpec
 from meta_orchestrator.driver import drive
 from meta_orchestrator.orchestrators import STRATEGIES, create_orchestrator
+from meta_orchestrator.orchestrators.bandits import _spent
 from meta_orchestrator.store import RunStore
 from meta_orchestrator.testing import ScriptedBackend
 from tests.helpers import RunSuite, mab, orchestrator_for, python_agent, simulated, suite
@@ -99,7 +102,8 @@ def test_early_stop_triggers_and_records_the_reason(run_suite: RunSuite) -> None
     assert len(trials) % 10 == 0  # checked every 10 trials
     reason = ran.experiments()["early"].stop_reason or ""
     assert reason.startswith("early stop: 'great' is best with posterior probability ")
-    assert reason.endswith(f">= 0.95 after {len(trials)} trials")
+    assert re.search(r">= 0\.9\d+ \(1 - 0\.95 spent over \d+ looks?\) after \d+ trials$", reason)
+    assert reason.endswith(f"after {len(trials)} trials")
     record = ran.record()
     assert record.status == "completed" and record.stop_reason == f"early: {reason}"
     assert Counter(t.variant for t in trials)["bad"] >= 10
@@ -137,3 +141,99 @@ def test_a_proposal_is_possible_while_earlier_trials_are_pending() -> None:
     assert Counter(p.variant for p in proposals if p) == {"a": 2, "b": 2, "c": 2, "d": 2}
     assert [p.index for p in proposals if p] == list(range(8))
     assert sum(orchestrator.pending.values()) == 8
+
+
+def test_posterior_rule_spends_its_error_rate_over_the_looks() -> None:
+    """Look j may stop only when P(another variant is better) <= (1 - probability_best) times
+    its share; the shares sum to at most 1, and a later look's threshold is stricter."""
+    shares = [_spent(j) for j in range(1, 1 << 16)]
+    assert sum(shares) <= 1.0
+    assert shares[0] == 0.5 and shares[1] == shares[2] == 1 / 6 / 2
+    assert all(a >= b for a, b in zip(shares, shares[1:], strict=False))
+
+
+def _anytime(variants: dict[str, float], total: int, **stop: object) -> dict[str, object]:
+    early_stop = {"stop_rule": "anytime_valid", "min_trials_per_variant": 5, **stop}
+    return mab("any", list(variants), total, early_stop=early_stop)
+
+
+def test_anytime_valid_stop_records_the_reason(run_suite: RunSuite) -> None:
+    rates = {"bad": 0.1, "great": 0.9}
+    config = suite({v: simulated(r) for v, r in rates.items()}, [_anytime(rates, 2000)])
+    ran = run_suite(config)
+    trials = ran.trials()
+    assert len(trials) < 2000 and len(trials) % 10 == 0
+    reason = ran.experiments()["any"].stop_reason or ""
+    assert reason.startswith(
+        "early stop: 'great' is best by anytime-valid confidence sequences (alpha 0.05): its "
+        "lower bound "
+    ), reason
+    assert reason.endswith(f"after {len(trials)} trials")
+    counts = Counter(t.variant for t in trials)
+    # Every other dispatch goes to the least-tried contender, so the loser is not starved.
+    assert counts["bad"] >= 0.3 * len(trials), counts
+
+
+def test_anytime_valid_never_stops_on_equal_arms() -> None:
+    """Twenty seeds of two equal arms, 600 trials each: the sequences never separate."""
+    for seed in range(20):
+        orchestrator = orchestrator_for(_anytime({"a": 0.5, "b": 0.5}, 600), seed=seed)
+        draw = random.Random(seed)
+        backend = ScriptedBackend(lambda spec, draw=draw: float(draw.random() < 0.5))
+        for _ in drive(orchestrator, backend, run_id="r", run_seed=seed):
+            pass
+        assert orchestrator.stop_reason is None, (seed, orchestrator.stop_reason)
+
+
+def test_anytime_valid_on_a_dataset_follows_paired_differences() -> None:
+    """On a dataset a sample's difficulty hits both variants alike; the rule pairs them by
+    position and stops on the better one, which an unpaired band would need far longer for."""
+    config = load_config(
+        {
+            **suite(
+                {"weak": simulated(0.5), "strong": simulated(0.5)},
+                [{**_anytime({"weak": 0, "strong": 0}, 2000), "dataset": "d"}],
+            ),
+            "datasets": {"d": {"type": "synthetic", "size": 1000, "seed": 3}},
+        }
+    )
+    experiment = config.experiments[0]
+    dataset = config.dataset("d")
+    orchestrator = create_orchestrator(experiment, config.seed, config.scoring_weights, dataset.ids)
+    easy = {sid: random.Random(sid).random() < 0.5 for sid in dataset.ids}
+
+    def outcome(spec: TrialSpec) -> float:
+        # An easy sample is passed by both, a hard one only by 'strong', a third of the time.
+        hard_pass = spec.variant == "strong" and random.Random(spec.seed).random() < 0.33
+        return float(easy[spec.sample_id] or hard_pass)
+
+    backend = ScriptedBackend(outcome, 4, order="random", seed=1)
+    for _ in drive(orchestrator, backend, run_id="r", run_seed=1, dataset=dataset):
+        pass
+    reason = orchestrator.stop_reason or ""
+    assert reason.startswith(
+        "early stop: 'strong' is best by anytime-valid confidence sequences of paired "
+        "differences (alpha 0.05)"
+    ), reason
+
+
+def test_a_score_outside_the_bounds_turns_the_anytime_rule_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    experiment = _anytime({"a": 0.5, "b": 0.5}, 200, score_bounds=[0, 1])
+    config = load_config(
+        suite(
+            {"a": simulated(0.5), "b": simulated(0.5)},
+            [{**experiment, "mab_settings": {**experiment["mab_settings"], "reward": "gaussian"}}],
+        )
+    )
+    orchestrator = create_orchestrator(config.experiments[0], 1, config.scoring_weights)
+    backend = ScriptedBackend(lambda spec: 5.0 if spec.variant == "a" else 0.0)
+    with caplog.at_level("WARNING", logger="meta_orchestrator.run"):
+        for _ in drive(orchestrator, backend, run_id="r", run_seed=1):
+            pass
+    assert orchestrator.stop_reason is None  # 'a' is far better, but the bounds were wrong
+    assert (
+        "anytime-valid early stop turned off: reward 5 of 'a' is outside score_bounds [0, 1]"
+        in (caplog.text)
+    )

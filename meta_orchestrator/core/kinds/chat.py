@@ -153,6 +153,14 @@ class ChatVariant(StrictModel):
             raise ValueError(f"must be an http:// or https:// URL (got {expanded!r})")
         return expanded
 
+    @field_validator("model")
+    @classmethod
+    def _expand_model(cls, value: str) -> str:
+        expanded = _expand_env(value)
+        if not expanded.strip():
+            raise ValueError("is empty after reading the environment")
+        return expanded
+
     @field_validator("stop", mode="before")
     @classmethod
     def _one_stop(cls, value: Any) -> Any:

@@ -30,9 +30,13 @@ from typing import Literal, TypeVar
 from meta_orchestrator.core.llm.endpoint import AdaptiveLimiter, SlotTimeout
 
 TransientKind = Literal["rate_limited", "unavailable"]
+# The error kinds of a trial that exhausted its transient retries: the endpoint failed, not the
+# agent. ``meta-orchestrator run`` exits 1 when any trial ends so, and summary.md says how many.
+TRANSIENT_KINDS: tuple[TransientKind, ...] = ("rate_limited", "unavailable")
 T = TypeVar("T")
 
 __all__ = [
+    "TRANSIENT_KINDS",
     "DeadlineExceeded",
     "RetryPolicy",
     "TransientError",

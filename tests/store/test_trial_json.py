@@ -1,0 +1,132 @@
+"""``RunStore.iter_trial_json`` (the trials of ``results.json``, assembled by SQLite) and
+``latency_quantiles`` (several quantiles from one sort) agree with the slow, obvious computations."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+from meta_orchestrator.core.trial import TrialResult
+from meta_orchestrator.store import NewRun, RunStore, StoreWriter
+
+
+def _new_run() -> NewRun:
+    return NewRun(
+        id="run-1",
+        name="json-test",
+        orchestrator="standard",
+        backend="local",
+        seed=1,
+        planned_trials=4,
+        config_yaml="name: json-test\n",
+        config_path=None,
+        started_at=time.time(),
+        package_version="0.0.test",
+        git_commit=None,
+        host="here",
+        pid=1,
+    )
+
+
+def _trials() -> list[TrialResult]:
+    ok = TrialResult(
+        "run-1",
+        "e",
+        "a",
+        0,
+        2**62 + 1,
+        "ok",
+        1764646000.1234567,
+        1764646000.1234599,
+        3.2e-06,
+        {"success": 1.0, "cost": 0.1, "latency": 3.2e-06},
+        0.1 + 0.2,
+        output={"answer": 'café "quoted"\n', "list": [1, 2.5, None]},
+        explanation="exact: ok",
+        details={"model": "ünïcode", "tokens": 7},
+        sample_id="s-1",
+        epoch=2,
+        node_id="node",
+        transient_retries=3,
+    )
+    failed = TrialResult(
+        "run-1",
+        "e",
+        "b",
+        1,
+        5,
+        "timeout",
+        1.0,
+        2.5,
+        1.5,
+        {"latency": 1.5},
+        None,
+        error="trial ran past its timeout of 1.5s",
+        traceback="Traceback\n\tline",
+        attempts=2,
+        error_kind="timeout",
+    )
+    cut = TrialResult(
+        "run-1",
+        "e",
+        "a",
+        2,
+        6,
+        "ok",
+        3.0,
+        3.1,
+        0.1,
+        {"success": 0.0, "latency": 0.1},
+        0.0,
+        output="x" * 10,
+        output_truncated=True,
+    )
+    return [ok, failed, cut]
+
+
+def test_trial_json_parses_to_each_trials_to_dict(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    with StoreWriter(db) as writer:
+        writer.create_run(_new_run())
+        for trial in _trials():
+            writer.add_trial(trial)
+    with RunStore(db) as store:
+        texts = list(store.iter_trial_json("run-1"))
+        expected = [json.loads(json.dumps(t.to_dict())) for _, t in store.iter_trials("run-1")]
+    assert [json.loads(text) for text in texts] == expected
+    assert list(json.loads(texts[0])) == list(TrialResult.__dataclass_fields__)  # same key order
+    assert json.loads(texts[0])["started_at"] == 1764646000.1234567  # no digit lost
+
+
+def test_latency_quantiles_match_nearest_rank_on_a_fixed_table(tmp_path: Path) -> None:
+    latencies = [0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6, 1.0]
+    db = tmp_path / "store.db"
+    with StoreWriter(db) as writer:
+        writer.create_run(_new_run())
+        for index, latency in enumerate(latencies):
+            writer.add_trial(
+                TrialResult(
+                    "run-1",
+                    "e",
+                    "a",
+                    index,
+                    index,
+                    "ok",
+                    0.0,
+                    latency,
+                    latency,
+                    {"success": 1.0, "latency": latency},
+                    1.0,
+                )
+            )
+    ordered = sorted(latencies)
+    qs = (0.0, 0.5, 0.95, 1.0)
+    by_hand = [ordered[min(9, max(0, math.ceil(q * 10) - 1))] for q in qs]
+    assert by_hand == [0.1, 0.5, 1.0, 1.0]
+    with RunStore(db) as store:
+        assert store.latency_quantiles("run-1", "e", "a", qs) == by_hand
+        assert store.latency_quantiles("run-1", "e", "a", qs, count=10) == by_hand
+        assert store.latency_quantile("run-1", "e", "a", 0.5) == 0.5
+        assert store.latency_quantiles("run-1", "e", "nobody", (0.5,)) == [None]
