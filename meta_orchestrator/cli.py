@@ -300,7 +300,7 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-different-samples",
         action="store_true",
         help="compare runs whose datasets differ (fingerprints) with unpaired Welch tests "
-        "instead of exiting 2",
+        "(default: exit 2)",
     )
     parser.add_argument(
         "--markdown",
