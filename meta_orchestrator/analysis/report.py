@@ -599,13 +599,19 @@ def _mean_with_ci(v: VariantSummary) -> str:
         return _num(v.mean_score)
     interval = format_interval(v.score_ci_low, v.score_ci_high, n=v.score_n)
     if interval.startswith("n/a"):
-        bound = rule_of_three(_successes(v), v.trials)
+        bound = _rule_of_three(v)
         return f"{_num(v.mean_score)} · {interval[:-1]}{'; ' + bound if bound else ''})"
     return f"{_num(v.mean_score)} {interval}"
 
 
-def _successes(v: VariantSummary) -> int:
-    return round((v.success_rate or 0.0) * v.trials)
+def _rule_of_three(v: VariantSummary) -> str | None:
+    """The bound where every trial succeeded (or failed). On a dataset the independent units are
+    the samples, not the trials (epochs of one sample agree), so the bound counts samples."""
+    successes = round((v.success_rate or 0.0) * v.trials)
+    if not v.clusters or 0 < successes < v.trials:
+        return rule_of_three(successes, v.trials)
+    bound = rule_of_three(v.clusters if successes else 0, v.clusters)
+    return None if bound is None else f"{bound[:-1]} over {v.clusters} samples)"
 
 
 def _success_with_ci(v: VariantSummary) -> str:

@@ -102,8 +102,10 @@ class ExperimentView:
         self.series.setdefault(variant, []).append(_point(at, stats.score))
 
     def leader(self) -> tuple[str, float] | None:
+        """The best mean score; ``None`` while every trial failed (the least bad failure leads
+        nothing, as in summary.md and ``runs``)."""
         scored = [(name, s.mean) for name, s in self.variants.items() if s.mean is not None]
-        if not scored:
+        if not scored or all(s.failures == s.trials for s in self.variants.values()):
             return None
         return max(scored, key=lambda item: (item[1], _neg_name(item[0])))
 
