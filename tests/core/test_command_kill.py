@@ -32,7 +32,12 @@ from tests.conftest import ray_or_skip
 
 CLI = [sys.executable, "-m", "meta_orchestrator.cli"]
 TIMEOUT = 2.0
-IN_FLIGHT = {"local": 1, "threads": 4, "ray": 2}  # programs (each with two children) at once
+IN_FLIGHT = {
+    "local": 1,
+    "threads": 4,
+    "ray": 2,
+    "ray-actors": 2,
+}  # programs (each with two children) at once
 
 
 def gone(pid: int, within: float = 5.0) -> bool:
@@ -110,11 +115,13 @@ def test_abort_kills_programs_in_flight_from_another_thread(tmp_path: Path) -> N
 
 def write_config(folder: Path, kind: str, pidfile: Path) -> Path:
     script = f"cat >/dev/null; sleep 30 & echo $! >> {pidfile}; setsid sleep 30 & echo $! >> {pidfile}; wait"
-    backend: dict[str, object] = {"type": kind}
+    backend: dict[str, object] = {"type": kind.split("-")[0]}
     if kind != "local":
         backend["max_in_flight"] = IN_FLIGHT[kind]
     if kind == "ray":  # two workers, each killed under its programs by the force cancel
         backend["ray_settings"] = {"num_cpus": IN_FLIGHT[kind]}
+    if kind == "ray-actors":  # one actor running both, killed by ``close``
+        backend["ray_settings"] = {"num_cpus": IN_FLIGHT[kind], "executor": "actors"}
     config = {
         "name": f"orphans-{kind}",
         "variants": {"slow": {"type": "command", "command": ["bash", "-c", script]}},
@@ -127,11 +134,11 @@ def write_config(folder: Path, kind: str, pidfile: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["local", "threads", "ray"])
+@pytest.mark.parametrize("kind", ["local", "threads", "ray", "ray-actors"])
 def test_ctrl_c_leaves_no_program_running(
     kind: str, tmp_path: Path, clean_env: dict[str, str]
 ) -> None:
-    if kind == "ray":
+    if kind.startswith("ray"):
         ray_or_skip()
     pidfile = tmp_path / "pids"
     config = write_config(tmp_path, kind, pidfile)
@@ -161,7 +168,7 @@ def test_ctrl_c_leaves_no_program_running(
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     assert orphans == [], f"{len(orphans)} programs outlived the run"
-    if kind == "ray":  # the private Ray the run started goes with it too
+    if kind.startswith("ray"):  # the private Ray the run started goes with it too
         assert ray_processes_of(proc.pid) == []
 
 
