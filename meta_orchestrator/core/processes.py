@@ -37,12 +37,13 @@ class ProcessLedger:
         return cls(tempfile.mkdtemp(prefix="meta-orchestrator-procs-"))
 
     def record(self, pid: int) -> None:
-        """Note that session ``pid`` runs now; a missing folder (another node) is made."""
+        """Note that session ``pid`` runs now. Without the folder (a worker on another node, or
+        the run already ended) nothing is written: no driver would read it there."""
         started = _start_time(pid)
         if started is None:  # already gone
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / str(pid)).write_text(started, encoding="ascii")
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / str(pid)).write_text(started, encoding="ascii")
 
     def forget(self, pid: int) -> None:
         """The program ended and was reaped: nothing to kill for it any more."""

@@ -16,6 +16,11 @@ from meta_orchestrator.core.processes import LEDGER_VARIABLE, ProcessLedger, sta
 from tests.core.test_command_kill import gone, pids_in
 
 
+def new_ledger(tmp_path: Path) -> ProcessLedger:
+    (tmp_path / "ledger").mkdir()
+    return ProcessLedger(tmp_path / "ledger")
+
+
 def wait_for_pids(path: Path, count: int, within: float = 10.0) -> list[int]:
     deadline = time.monotonic() + within
     while len(pids_in(path)) < count:
@@ -25,7 +30,7 @@ def wait_for_pids(path: Path, count: int, within: float = 10.0) -> list[int]:
 
 
 def test_kill_all_kills_a_recorded_session_and_a_stamped_escapee(tmp_path: Path) -> None:
-    ledger = ProcessLedger(tmp_path / "ledger")
+    ledger = new_ledger(tmp_path)
     pidfile = tmp_path / "pids"
     script = f"sleep 300 & echo $! >> {pidfile}; setsid sleep 300 & echo $! >> {pidfile}; wait"
     env = {**os.environ, LEDGER_VARIABLE: str(ledger.folder)}
@@ -45,7 +50,7 @@ def test_kill_all_kills_a_recorded_session_and_a_stamped_escapee(tmp_path: Path)
 
 
 def test_a_recorded_pid_whose_start_time_differs_is_not_signalled(tmp_path: Path) -> None:
-    ledger = ProcessLedger(tmp_path / "ledger")
+    ledger = new_ledger(tmp_path)
     bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
         ledger.record(bystander.pid)
@@ -58,7 +63,7 @@ def test_a_recorded_pid_whose_start_time_differs_is_not_signalled(tmp_path: Path
 
 
 def test_a_command_agent_records_its_program_only_while_it_runs(tmp_path: Path) -> None:
-    ledger = ProcessLedger(tmp_path / "ledger")
+    ledger = new_ledger(tmp_path)
     seen = tmp_path / "seen"
     script = (
         f'cat >/dev/null; ls {ledger.folder} > {seen}; echo "${LEDGER_VARIABLE}" >> {seen};'
@@ -70,3 +75,10 @@ def test_a_command_agent_records_its_program_only_while_it_runs(tmp_path: Path) 
     listed, stamp = seen.read_text().split()
     assert listed.isdigit() and stamp == str(ledger.folder)
     assert list(ledger.folder.iterdir()) == []
+
+
+def test_without_its_folder_a_ledger_records_nothing(tmp_path: Path) -> None:
+    """A worker on another node has no driver reading its folder: no stray folders are made."""
+    ledger = ProcessLedger(tmp_path / "elsewhere")
+    ledger.record(os.getpid())
+    assert not ledger.folder.exists()
