@@ -396,21 +396,35 @@ class RunStore:
         ``(sample, epoch)``, so a bandit's unequal counts pair only their shared prefix."""
         if not self._has("trials", "sample_id"):
             return
+        # One sorted scan merged here: a self-join on (sample, epoch) finds no index to use and
+        # would compare every trial of one variant with every trial of the other.
         cursor = self._conn.execute(
             """
-            SELECT a.sample_id, AVG(a.score), AVG(b.score), COUNT(*)
-            FROM trials a JOIN trials b
-              ON b.run_id = a.run_id AND b.experiment = a.experiment AND b.variant = :vb
-             AND b.sample_id = a.sample_id AND b.epoch = a.epoch
-            WHERE a.run_id = :run AND a.experiment = :exp AND a.variant = :va
-              AND a.sample_id IS NOT NULL AND a.score IS NOT NULL AND b.score IS NOT NULL
-            GROUP BY a.sample_id
-            ORDER BY a.sample_id
+            SELECT sample_id, epoch, variant, score FROM trials
+            WHERE run_id = ? AND experiment = ? AND variant IN (?, ?)
+              AND sample_id IS NOT NULL AND score IS NOT NULL
+            ORDER BY sample_id, epoch, variant = ?
             """,
-            {"run": run_id, "exp": experiment, "va": variant_a, "vb": variant_b},
+            (run_id, experiment, variant_a, variant_b, variant_b),
         )
-        for row in cursor:
-            yield str(row[0]), float(row[1]), float(row[2]), int(row[3])
+        sample: str | None = None
+        sum_a = sum_b = 0.0
+        matched = 0
+        pending: tuple[str, int, float] | None = None  # the last row of variant A, awaiting B
+        for sample_id, epoch, variant, score in cursor:
+            if sample_id != sample:
+                if matched:
+                    yield str(sample), sum_a / matched, sum_b / matched, matched
+                sample, sum_a, sum_b, matched, pending = sample_id, 0.0, 0.0, 0, None
+            if variant == variant_a:
+                pending = (sample_id, epoch, float(score))
+            elif pending is not None and pending[:2] == (sample_id, epoch):
+                sum_a += pending[2]
+                sum_b += float(score)
+                matched += 1
+                pending = None
+        if matched:
+            yield str(sample), sum_a / matched, sum_b / matched, matched
 
     # ----------------------------------------------------------------------------------- trials
     def trial_count(self, run_id: str, experiment: str | None = None) -> int:
