@@ -5,7 +5,8 @@ CLI process alone here, as ``timeout`` and ``docker stop`` send it (the Ctrl-C t
 group). The run must exit 143 (128 + 15), be marked ``interrupted`` with every completed trial
 kept and its reports written, leave no program it started running, and ``resume`` must then run
 exactly the missing trials. On Ray this also checks that the handler survives ``ray.init``, which
-installs its own SIGTERM handler.
+installs its own SIGTERM handler. In process: the library raises ``RunTerminated`` and puts the
+previous handler back, and on a worker thread it installs none.
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from meta_orchestrator.errors import RunTerminated
+from meta_orchestrator.hub import run_experiment_suite
+from meta_orchestrator.listener import RunListener
 from tests.backends.helpers import rows
 from tests.backends.test_interrupt_resume import (
     BANDIT,
@@ -32,6 +38,8 @@ from tests.backends.test_interrupt_resume import (
 )
 from tests.conftest import ray_or_skip
 from tests.core.test_command_kill import gone, pids_in
+from tests.helpers import simulated as quick
+from tests.helpers import standard, suite
 
 TERMINATED = 128 + signal.SIGTERM
 
@@ -152,3 +160,49 @@ def test_sigterm_kills_the_programs_in_flight(tmp_path: Path, clean_env: dict[st
     assert proc.returncode == TERMINATED, err
     assert orphans == [], f"{len(orphans)} programs outlived the run"
     assert rows(db, "SELECT status, error FROM runs") == [("interrupted", "interrupted (SIGTERM)")]
+
+
+class SigtermAfter(RunListener):
+    """Sends this process SIGTERM after ``n`` trials and notes the SIGTERM handler it sees."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n, self.seen, self.handlers = n, 0, set()
+
+    def on_trial(self, result: Any, leaderboard: object) -> None:
+        self.seen += 1
+        self.handlers.add(signal.getsignal(signal.SIGTERM))
+        if self.seen == self.n:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def quick_suite() -> dict[str, Any]:
+    return suite({"a": quick(0.5), "b": quick(0.7)}, [standard("e", ["a", "b"], 20)])
+
+
+def test_in_process_sigterm_raises_run_terminated_and_restores_the_handler(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    db = tmp_path / "r.db"
+    with pytest.raises(RunTerminated):
+        run_experiment_suite(quick_suite(), db_path=db, listener=SigtermAfter(5))
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert rows(db, "SELECT status, error FROM runs") == [("interrupted", "interrupted (SIGTERM)")]
+    assert rows(db, "SELECT COUNT(*) FROM trials") == [(5,)]
+
+
+def test_on_a_worker_thread_the_hub_installs_no_handler(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    listener = SigtermAfter(None)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_experiment_suite(quick_suite(), db_path=tmp_path / "r.db", listener=listener)
+        except BaseException as exc:  # reported below, not lost with the thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive() and errors == []
+    assert listener.seen == 40 and listener.handlers == {before}
+    assert rows(tmp_path / "r.db", "SELECT status FROM runs") == [("completed",)]
