@@ -2,7 +2,9 @@
 
 The numbers come from ``meta_orchestrator.analysis`` (``loaders.run_data_from_store``,
 ``compare.compare_runs`` and the ``compare_render`` reports), the modules behind
-``meta-orchestrator compare``: the same Welch tests, Holm correction, budget and verdicts.
+``meta-orchestrator compare``: the same paired (on a dataset) or Welch tests, Holm correction,
+budget and verdicts; on a dataset also the samples that regressed or improved
+(``compare_samples``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from meta_orchestrator.analysis.compare_render import comparison_dict, compariso
 from meta_orchestrator.analysis.formatting import escape_text, format_setting_percent
 from meta_orchestrator.analysis.loaders import run_data_from_store
 from meta_orchestrator.analysis.run_data import RunData
-from meta_orchestrator.dashboard.common import formatted
+from meta_orchestrator.dashboard import compare_samples
+from meta_orchestrator.dashboard.common import fitted_columns, formatted
 from meta_orchestrator.errors import ComparisonError, ConfigError
 from meta_orchestrator.store import RunRecord, RunStore
 
@@ -93,28 +96,41 @@ def _show(c: Comparison, store: RunStore, baseline: RunRecord, candidate: RunRec
     headline = f"{'Gate fails' if c.failed else 'Gate passes'}: {escape_text(c.headline())}"
     (st.error if c.failed else st.success)(headline)
     direction = "higher is better" if c.higher_is_better else "lower is better"
+    test = (
+        "paired t-tests on the samples both runs ran (trials matched by variant, sample and "
+        "epoch; each sample one unit), Wilcoxon signed-rank p beside them; rows without a "
+        "dataset use Welch's"
+        if c.paired
+        else "Welch's tests"
+    )
     st.caption(
         f"{escape_text(c.metric)} ({direction}). Difference = candidate − baseline with its "
-        f"{format_setting_percent(1 - c.alpha)} interval and Welch's two-sided p; the verdict "
-        "rests on one-sided Welch tests against the budget, Holm-corrected across "
+        f"{format_setting_percent(1 - c.alpha)} interval and two-sided p; {test}. The verdict "
+        "rests on one-sided tests against the budget, Holm-corrected across "
         f"{c.tested} tested variants. The same computation as "
         f"`meta-orchestrator compare {baseline.id} {candidate.id} --db {store.path}`."
     )
+    rows = _rows(c)
+    p_columns = [_p_column(c), "Holm p"] + (["Wilcoxon p"] if c.paired else [])
     st.dataframe(
-        formatted(_rows(c), p_values=["Welch p", "Holm p"], signed_percents=["relative"]),
+        formatted(rows, p_values=p_columns, signed_percents=["relative"]),
         hide_index=True,
         width="stretch",
-        column_config={
-            "baseline mean": st.column_config.NumberColumn(format="%.4g"),
-            "candidate mean": st.column_config.NumberColumn(format="%.4g"),
-            "difference": st.column_config.NumberColumn(format="%+.4g"),
-            "CI low": st.column_config.NumberColumn(format="%+.4g"),
-            "CI high": st.column_config.NumberColumn(format="%+.4g"),
-            "Hedges' g": st.column_config.NumberColumn(format="%+.2f"),
-        },
+        column_config=fitted_columns(
+            rows,
+            {
+                "baseline mean": st.column_config.NumberColumn(format="%.4g"),
+                "candidate mean": st.column_config.NumberColumn(format="%.4g"),
+                "difference": st.column_config.NumberColumn(format="%+.4g"),
+                "CI low": st.column_config.NumberColumn(format="%+.4g"),
+                "CI high": st.column_config.NumberColumn(format="%+.4g"),
+                "Hedges' g": st.column_config.NumberColumn(format="%+.2f"),
+            },
+        ),
     )
     for note in c.notes:
         st.caption(escape_text(note))
+    compare_samples.render_changed_samples(c, store, baseline, candidate)
     left, right = st.columns(2)
     stem = f"compare-{baseline.id}-{candidate.id}"
     left.download_button(
@@ -131,6 +147,11 @@ def _show(c: Comparison, store: RunStore, baseline: RunRecord, candidate: RunRec
     )
 
 
+def _p_column(c: Comparison) -> str:
+    """The two-sided p's column: paired t on paired rows (Welch's on the others)."""
+    return "p" if c.paired else "Welch p"
+
+
 def _rows(c: Comparison) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -144,11 +165,12 @@ def _rows(c: Comparison) -> pd.DataFrame:
                 "relative": r.relative_change,
                 "CI low": r.ci_low,
                 "CI high": r.ci_high,
-                "Welch p": r.p_value,
+                _p_column(c): r.p_value,
                 "Holm p": r.p_improvement_holm if r.verdict == IMPROVEMENT else r.p_regression_holm,
                 "Hedges' g": r.effect_size,
                 "trials": f"{r.baseline_trials} → {r.candidate_trials}",
                 "note": r.note or "",
+                **(compare_samples.paired_columns(r) if c.paired else {}),
             }
             for r in c.rows
         ]

@@ -267,8 +267,8 @@ def test_bandit_choice_counts_and_stop_reason(run_suite, open_store) -> None:
                 "variants": ["good", "bad", "meh"],
                 "mab_settings": {
                     "strategy": "thompson_sampling",
-                    "total_trials": 150,
-                    "early_stop": {"min_trials_per_variant": 2, "check_every": 5},
+                    "total_trials": 400,
+                    "early_stop": {"min_trials_per_variant": 15, "check_every": 5},
                 },
             }
         ],
@@ -280,11 +280,11 @@ def test_bandit_choice_counts_and_stop_reason(run_suite, open_store) -> None:
     assert experiment.choice_counts == {name: chosen[name] for name in ["good", "bad", "meh"]}
     assert {v.variant: v.trials for v in experiment.variants} == experiment.choice_counts
     assert experiment.orchestrator == "mab" and experiment.strategy == "thompson_sampling"
-    assert experiment.planned_trials == 150
+    assert experiment.planned_trials == 400
     [record] = store.experiments(run_id)
     assert experiment.stop_reason == record.stop_reason
     assert experiment.stop_reason is not None and experiment.stop_reason.startswith("early stop")
-    assert experiment.trials < 150
+    assert experiment.trials < 400
     assert experiment.best is not None and experiment.best.variant == "good"
     assert run_leader(store, run_id) == "good"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import Counter
@@ -9,10 +10,11 @@ from collections import Counter
 import pytest
 
 from meta_orchestrator.core.config import load_config
+from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.core.trial import TrialSpec
 from meta_orchestrator.driver import drive
 from meta_orchestrator.orchestrators import STRATEGIES, create_orchestrator
-from meta_orchestrator.orchestrators.bandits import _spent
+from meta_orchestrator.orchestrators.bandits import _beta_tail, _spent
 from meta_orchestrator.store import RunStore
 from meta_orchestrator.testing import ScriptedBackend
 from tests.helpers import RunSuite, mab, orchestrator_for, python_agent, simulated, suite
@@ -237,3 +239,22 @@ def test_a_score_outside_the_bounds_turns_the_anytime_rule_off(
         "anytime-valid early stop turned off: reward 5 of 'a' is outside score_bounds [0, 1]"
         in (caplog.text)
     )
+
+
+def test_beta_tail_matches_the_closed_form() -> None:
+    """P(B > A) for Beta posteriors with integer parameters has a closed form (a finite sum of
+    Beta functions; Evan Miller, "Formulas for Bayesian A/B testing")."""
+    from scipy.special import betaln
+
+    def closed(a_a: int, b_a: int, a_b: int, b_b: int) -> float:
+        return sum(
+            math.exp(betaln(a_a + i, b_a + b_b) - math.log(b_b + i) - betaln(1 + i, b_b)
+                     - betaln(a_a, b_a))
+            for i in range(a_b)
+        )  # fmt: skip
+
+    for (s_a, f_a), (s_b, f_b) in [((40, 10), (20, 30)), ((5, 5), (4, 6)), ((3, 0), (0, 2))]:
+        leader = RunningMoments.of([1.0] * s_a + [0.0] * f_a)
+        other = RunningMoments.of([1.0] * s_b + [0.0] * f_b)
+        expected = closed(1 + s_a, 1 + f_a, 1 + s_b, 1 + f_b)
+        assert _beta_tail(leader, other) == pytest.approx(expected, rel=1e-6, abs=1e-12)
