@@ -12,8 +12,9 @@ Rounds alternate bare loop and engine so that drift on a shared machine hits bot
 shows medians. "trial phase" runs from the ``run_experiment_suite`` call until its last trial is
 committed (seen by a reader); "whole call" also includes the report written after the last trial
 (``results.json``, ``summary.md``). The goal (issue 2) is a trial phase at least half the bare loop's rate with the
-same semantics: ``timeout_seconds: null``. The default per-trial timeout is shown too: it runs each
-trial on a watchdog thread (so a hung agent can be abandoned), a thread hand-off per trial. The
+same semantics: ``timeout_seconds: null``. The default per-trial timeout (60 s) is shown too, trial
+phase and whole call (issue 12's goals: at least half the bare loop): the local backend then runs
+trials on a lane thread its driver watches (so a hung agent can be abandoned), queued ahead. The
 dataset row runs the same number of trials over the built-in synthetic dataset (10,000 samples,
 epochs to match; issue 9): each trial carries its sample, and the run reads and stores the samples.
 
@@ -160,8 +161,9 @@ def measure(trials: int, repeats: int) -> dict[str, list[float]]:
             trial_phase, whole = engine(_fresh(root, f"null{round_}"), trials, None)
             add("null-trials", trial_phase)
             add("null-whole", whole)
-            trial_phase, _ = engine(_fresh(root, f"watch{round_}"), trials, 60.0)
+            trial_phase, whole = engine(_fresh(root, f"watch{round_}"), trials, 60.0)
             add("watchdog-trials", trial_phase)
+            add("watchdog-whole", whole)
             trial_phase, whole = engine(_fresh(root, f"data{round_}"), trials, None, dataset=True)
             add("dataset-trials", trial_phase)
             add("dataset-whole", whole)
@@ -172,10 +174,8 @@ ROWS: list[tuple[str, str]] = [
     ("bare", "bare loop: call `noop`, time it, INSERT the row, commit every 100 ms"),
     ("null-trials", "run_experiment_suite, `timeout_seconds: null`: trial phase"),
     ("null-whole", "run_experiment_suite, `timeout_seconds: null`: whole call incl. report"),
-    (
-        "watchdog-trials",
-        "run_experiment_suite, `timeout_seconds: 60` (watchdog thread): trial phase",
-    ),
+    ("watchdog-trials", "run_experiment_suite, `timeout_seconds: 60` (default): trial phase"),
+    ("watchdog-whole", "run_experiment_suite, `timeout_seconds: 60` (default): whole call"),
     ("dataset-trials", "run_experiment_suite over a 10,000-sample dataset, `null`: trial phase"),
     ("dataset-whole", "run_experiment_suite over a 10,000-sample dataset: whole call incl. report"),
 ]
@@ -189,9 +189,17 @@ def print_table(rates: dict[str, list[float]], trials: int, repeats: int) -> Non
     for key, label in ROWS:
         rate = statistics.median(rates[key])
         print(f"| {label} | {rate:,.0f} | {rate / bare:.2f} |")
-    ratio = statistics.median(rates["null-trials"]) / bare
-    verdict = "meets" if ratio >= 0.5 else "misses"
-    print(f"\nengine / bare loop (same semantics): {ratio:.2f} — {verdict} the goal of >= 0.5")
+    print()
+    for key, what in (
+        ("null-trials", "engine / bare loop (same semantics)"),
+        ("watchdog-trials", "engine with the default timeout / bare loop"),
+        ("watchdog-whole", "whole call with the default timeout / bare loop"),
+    ):
+        ratio = statistics.median(rates[key]) / bare
+        verdict = "meets" if ratio >= 0.5 else "misses"
+        print(f"{what}: {ratio:.2f} — {verdict} the goal of >= 0.5")
+    cost = statistics.median(rates["watchdog-trials"]) / statistics.median(rates["null-trials"])
+    print(f"default timeout / no timeout, trial phase: {cost:.2f}")
 
 
 def profile(trials: int) -> None:

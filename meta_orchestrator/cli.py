@@ -9,11 +9,13 @@ run can be resumed).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -26,9 +28,13 @@ from meta_orchestrator.errors import MetaOrchestratorError
 from meta_orchestrator.leaderboard import Leaderboard
 from meta_orchestrator.listener import RunListener
 
+if TYPE_CHECKING:
+    from meta_orchestrator.store import RunRecord
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_CONFIG = "config.yaml"
-DB_HELP = (
+DB_HELP = "the run store (default: $META_ORCHESTRATOR_DB, else ./results/meta_orchestrator.db)"
+RUN_DB_HELP = (
     "the run store (default: $META_ORCHESTRATOR_DB, else the config's storage.db, "
     "else ./results/meta_orchestrator.db)"
 )
@@ -71,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the experiments of a config file")
     _config_argument(run)
-    run.add_argument("--db", metavar="PATH", help=DB_HELP)
+    run.add_argument("--db", metavar="PATH", help=RUN_DB_HELP)
     run.add_argument(
         "--results-dir",
         metavar="DIR",
@@ -374,6 +380,7 @@ def _run(args: argparse.Namespace) -> int:
         ),
         args.quiet,
         store_path(args.db, config),
+        args.results_dir,
     )
 
 
@@ -388,6 +395,7 @@ def _resume(args: argparse.Namespace) -> int:
         ),
         args.quiet,
         db,
+        args.results_dir,
     )
 
 
@@ -399,7 +407,9 @@ def _resolve(db: Path, ref: str) -> str:
         return store.resolve_run_id(ref)
 
 
-def _execute(start: Callable[[RunListener], str], quiet: bool, db: Path) -> int:
+def _execute(
+    start: Callable[[RunListener], str], quiet: bool, db: Path, results_dir: str | None
+) -> int:
     """Run, then print the run id alone on stdout and where its outputs are on stderr.
 
     Exit 1 when the run failed, when it ran trials and none of them succeeded, or when some
@@ -410,7 +420,8 @@ def _execute(start: Callable[[RunListener], str], quiet: bool, db: Path) -> int:
     _log_to(err, quiet)
     listener = _RunIdListener(None if quiet else progress_for(err))
     try:
-        run_id = start(listener)
+        with _stdout_to_stderr():
+            run_id = start(listener)
     except KeyboardInterrupt:
         if listener.run_id:
             err.print(f"run {listener.run_id} interrupted; completed trials are kept.")
@@ -425,10 +436,10 @@ def _execute(start: Callable[[RunListener], str], quiet: bool, db: Path) -> int:
             err.print(f"completed trials are kept in run {listener.run_id}")
         return EXIT_FAILED
     print(run_id, flush=True)
-    return _after_run(db, run_id)
+    return _after_run(db, run_id, results_dir)
 
 
-def _after_run(db: Path, run_id: str) -> int:
+def _after_run(db: Path, run_id: str, results_dir: str | None) -> int:
     from meta_orchestrator.analysis.report import SUMMARY_FILE
     from meta_orchestrator.analysis.summary import no_trial_succeeded
     from meta_orchestrator.core.llm.retry import TRANSIENT_KINDS
@@ -439,22 +450,46 @@ def _after_run(db: Path, run_id: str) -> int:
         record = store.get_run(run_id)
         failed_all = no_trial_succeeded(store, run_id)
         lost = {k: n for k, n in store.error_kind_counts(run_id).items() if k in TRANSIENT_KINDS}
-    summary = results_root(store=db, recorded=record.results_dir) / run_id / SUMMARY_FILE
-    err.print(f"summary: {escape(str(summary))}")
-    if failed_all:
-        err.print(
-            f"[bold red]no trial succeeded:[/] all {record.trials} trials of run {run_id} failed; "
-            "no variant leads (the errors are in the summary and `meta-orchestrator report`)"
-        )
-        return EXIT_FAILED
+    root = results_root(results_dir, store=db, recorded=record.results_dir)
+    summary = root / run_id / SUMMARY_FILE
+    if summary.is_file():
+        err.print(f"summary: {escape(str(summary))}")
+    else:  # the report failed; the hub logged why, and the trials are in the store
+        err.print(f"summary.md was not written; `meta-orchestrator report {run_id}` retries it")
     if lost:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(lost.items()))
         err.print(
             f"[bold red]incomplete:[/] {sum(lost.values())} trial(s) ended because the model "
             f"endpoint kept failing ({counts}); see the summary's endpoint failures"
         )
+    if failed_all:
+        err.print(
+            f"[bold red]no trial succeeded:[/] all {record.trials} trials of run {run_id} failed; "
+            "no variant leads (the errors are in the summary and `meta-orchestrator report`)"
+        )
+    if lost or failed_all:
         return EXIT_FAILED
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """While a run runs, file descriptor 1 is stderr: whatever writes there (an agent's C library,
+    a Ray worker, a child process) cannot mix with the run id, the only thing ``run`` prints on
+    stdout. Python-level prints of in-process agents go to the run's log (the hub)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all: nothing to protect
+        yield
+        return
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _resume_command(run_id: str, db: Path) -> str:
@@ -471,23 +506,36 @@ def _log_to(console: Console, quiet: bool) -> None:
     """Run warnings (failed trials, budget stops) print above the progress bar, not through it.
 
     On a terminal rich lays them out; in a log (CI, a pipe) each is one plain, unwrapped line.
+    Each command replaces the handler an earlier one (in this process) installed.
     """
-    import logging
-
     from rich.logging import RichHandler
 
     logger = logging.getLogger("meta_orchestrator")
-    if any(getattr(h, "_meta_orchestrator_cli", False) for h in logger.handlers):
-        return
+    for old in [h for h in logger.handlers if isinstance(h, RichHandler | _PlainLogHandler)]:
+        logger.removeHandler(old)
     handler: logging.Handler
     if console.is_terminal:
         handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
     else:
-        handler = logging.StreamHandler(console.file)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    handler._meta_orchestrator_cli = True  # type: ignore[attr-defined]
+        handler = _PlainLogHandler(console)
     handler.setLevel(logging.ERROR if quiet else logging.WARNING)
     logger.addHandler(handler)
+
+
+class _PlainLogHandler(logging.Handler):
+    """``WARNING message`` on one line of the console's current file (a log greps well)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = " ".join(record.getMessage().splitlines())
+            self.console.file.write(f"{record.levelname} {text}\n")
+            self.console.file.flush()
+        except Exception:  # logging must never break a run
+            self.handleError(record)
 
 
 class _RunIdListener(RunListener):
@@ -517,6 +565,7 @@ def _runs(args: argparse.Namespace) -> int:
 
     from meta_orchestrator.analysis.summary import run_leader
     from meta_orchestrator.store import RunStore
+    from meta_orchestrator.store.ownership import display_status
 
     db = store_path(args.db)
     with RunStore(db) as store:
@@ -533,7 +582,7 @@ def _runs(args: argparse.Namespace) -> int:
         (
             r.id,
             r.name,
-            r.status,
+            display_status(r),
             _date(r.started_at),
             f"{r.trials}/{r.planned_trials}",
             r.orchestrator,
@@ -542,25 +591,43 @@ def _runs(args: argparse.Namespace) -> int:
         for r, leader in zip(records, leaders, strict=True)
     ]
     if out.is_terminal:
-        table = Table(*RUNS_COLUMNS)
-        table.columns[0].no_wrap = True  # an id is what the user copies: never cut or wrapped
-        table.columns[0].min_width = max(len(row[0]) for row in rows)
-        for row in rows:
-            table.add_row(*map(escape, row))
-        out.print(table)
-    else:  # a pipe or a log: plain aligned columns, nothing cut (like `git log --oneline`)
-        widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(RUNS_COLUMNS)]
-        for row in (RUNS_COLUMNS, *rows):
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        _runs_table(rows)
+    else:
+        _runs_plain(rows)
+    for record in records:  # its process was killed or crashed: it will never finish by itself
+        if display_status(record) == "dead":
+            err.print(
+                f"run {record.id} is dead; continue it with: {_resume_command(record.id, db)}"
+            )
     return EXIT_OK
 
 
-def _run_json(record: Any, leader: str | None) -> dict[str, Any]:
+def _runs_table(rows: list[tuple[str, ...]]) -> None:
+    table = Table(*RUNS_COLUMNS)
+    for column in table.columns:  # on a narrow terminal cells wrap; none is cut
+        column.overflow = "fold"
+    table.columns[0].no_wrap = True  # an id is what the user copies: one piece, never cut
+    table.columns[0].min_width = max(len(row[0]) for row in rows)
+    for row in rows:
+        table.add_row(*map(escape, row))
+    out.print(table)
+
+
+def _runs_plain(rows: list[tuple[str, ...]]) -> None:
+    """A pipe or a log: aligned columns with a header, nothing cut (like ``docker ps``)."""
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(RUNS_COLUMNS)]
+    for row in (RUNS_COLUMNS, *rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _run_json(record: RunRecord, leader: str | None) -> dict[str, Any]:
     """One run of ``runs --json``: the full id and what the table shows, as values, not text."""
+    from meta_orchestrator.store.ownership import display_status
+
     return {
         "id": record.id,
         "name": record.name,
-        "status": record.status,
+        "status": display_status(record),  # "dead": running, but its process is gone
         "started_at": _iso(record.started_at),
         "ended_at": None if record.ended_at is None else _iso(record.ended_at),
         "trials": record.trials,
@@ -582,13 +649,22 @@ def _report(args: argparse.Namespace) -> int:
     run_dir = write_run_artifacts(db, _resolve(db, args.run_id), args.results_dir)
     markdown = (run_dir / "summary.md").read_text(encoding="utf-8")
     if out.is_terminal:
-        from rich.markdown import Markdown
-
-        out.print(Markdown(markdown))
+        out.print(_terminal_markdown(markdown))
     else:  # piped or redirected: the file's exact text, for a PR comment or another tool
         sys.stdout.write(markdown)
     err.print(f"wrote {escape(str(run_dir))}")
     return EXIT_OK
+
+
+def _terminal_markdown(markdown: str) -> Any:
+    """summary.md rendered by rich; its folded ``<details>`` blocks (for GitHub) become headings,
+    since a terminal shows no HTML."""
+    import re
+
+    from rich.markdown import Markdown
+
+    unfolded = re.sub(r"<details>\n<summary>(.*?)</summary>", r"#### \1", markdown)
+    return Markdown(unfolded.replace("</details>", ""))
 
 
 def _samples(args: argparse.Namespace) -> int:

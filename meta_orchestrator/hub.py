@@ -2,17 +2,21 @@
 
 It wires config -> orchestrator -> backend -> store: every trial is committed to the SQLite store as
 it completes, and the run's ``results.json``, ``summary.md`` and ``config.yaml`` are written at the end
-(also after a failure or Ctrl-C, from whatever trials were completed).
+(also after a failure or Ctrl-C, from whatever trials were completed), before the run is marked
+finished, so a completed run always has them.
+
+Exactly one process owns a run (``store.ownership``): the one that created it, or the ``resume`` that
+took it over with a compare-and-set; the owner stamps a heartbeat while it runs.
 """
 
 from __future__ import annotations
 
+import io
 import logging
-import os
 import secrets
 import signal
-import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -32,11 +36,18 @@ from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.core.paths import results_root, store_path
 from meta_orchestrator.core.scorers import label
 from meta_orchestrator.driver import BudgetGuard, drive
-from meta_orchestrator.errors import ConfigError
+from meta_orchestrator.errors import ConfigError, StoreError
 from meta_orchestrator.leaderboard import Leaderboard
 from meta_orchestrator.listener import RunListener
 from meta_orchestrator.orchestrators import Orchestrator, create_orchestrator
 from meta_orchestrator.store import NewRun, RunStore, StoreWriter
+from meta_orchestrator.store.ownership import (
+    Heartbeat,
+    Owner,
+    owner_alive,
+    process_alive,
+    this_process,
+)
 
 log = logging.getLogger("meta_orchestrator.run")
 
@@ -65,6 +76,7 @@ def run_experiment_suite(
     db = store_path(db_path, suite)
     out_dir = results_root(results_dir, store=db, config=suite)
     run_id = new_run_id()
+    owner = this_process()
     with StoreWriter(db) as writer:
         writer.create_run(
             NewRun(
@@ -79,12 +91,15 @@ def run_experiment_suite(
                 started_at=time.time(),
                 package_version=__version__,
                 git_commit=git_commit(suite.base_dir),
-                host=socket.gethostname(),
-                pid=os.getpid(),
+                host=owner.host,
+                pid=owner.pid,
                 results_dir=str(out_dir.resolve()),
+                owner_token=owner.token,
+                owner_started=owner.started_at,
             )
         )
-        _Execution(suite, run_id, writer, db, out_dir, listener).run(restored=None)
+        with Heartbeat(writer, run_id, owner):
+            _Execution(suite, run_id, writer, db, out_dir, listener).run(restored=None)
     return run_id
 
 
@@ -95,36 +110,63 @@ def resume_run(
     results_dir: str | Path | None = None,
     listener: RunListener | None = None,
 ) -> str:
-    """Continue an interrupted (or failed) run to its planned budget; no trial lost or duplicated.
+    """Continue an interrupted, failed or dead run to its planned budget; no trial lost or
+    duplicated.
 
-    Orchestrator state, bandit statistics included, is rebuilt from the stored trials. The outputs
-    go to the run's own results folder, as recorded when it started (``results_dir`` overrides).
+    Orchestrator state, bandit statistics included, is rebuilt from the stored trials; every
+    missing (experiment, index) is run again. The outputs go to the run's own results folder, as
+    recorded when it started (``results_dir`` overrides). Raises ``ConfigError`` (exit 2) naming
+    the owner if another live process owns the run, or took it over while this one looked.
     """
     db = store_path(db_path)
     with RunStore(db) as store:
         record = store.get_run(run_id)
         if record.status == "completed":
             raise ConfigError(f"run {run_id} already completed; nothing to resume")
-        if record.status == "running" and process_alive(record.pid, record.host):
-            raise ConfigError(f"run {run_id} is still running (pid {record.pid})")
+        if record.status == "running" and owner_alive(record):
+            raise ConfigError(
+                f"run {run_id} is still running (owner: host {record.host}, pid {record.pid})"
+            )
         base_dir = Path(record.config_path) if record.config_path else Path.cwd()
         suite = parse_config_text(
             record.config_yaml, base_dir if base_dir.is_dir() else None, load_datasets=False
         )
         suite.attach_datasets(stored_datasets(store, run_id, suite))
-        done_experiments = {e.name for e in store.experiments(run_id) if e.status == "completed"}
+        done_experiments = {
+            e.name
+            for e in store.experiments(run_id)
+            if e.status == "completed"
+            and (e.stop_reason or store.trial_count(run_id, e.name) >= e.planned_trials)
+        }  # a "completed" experiment with unwritten trials (an older version's bug) runs again
         # Time spent running, not the downtime between an interrupt and this resume.
         elapsed = record.active_seconds
         if elapsed is None:
             elapsed = (record.ended_at or time.time()) - record.started_at
     out_dir = results_root(results_dir, store=db, config=suite, recorded=record.results_dir)
+    owner = this_process()
     with StoreWriter(db) as writer:
-        writer.mark_running(run_id, os.getpid())
+        _claim(writer, db, record.owner_token, owner, run_id)
         writer.add_log(run_id, "INFO", f"resuming run {run_id}")
         execution = _Execution(suite, run_id, writer, db, out_dir, listener)
         execution.budget.elapsed_before = elapsed
-        execution.run(restored=done_experiments)
+        with Heartbeat(writer, run_id, owner):
+            execution.run(restored=done_experiments)
     return run_id
+
+
+def _claim(
+    writer: StoreWriter, db: Path, seen_token: str | None, owner: Owner, run_id: str
+) -> None:
+    """Take the run over from the owner we saw, or say who beat us to it."""
+    if writer.claim_run(run_id, seen_token, owner.token, owner.host, owner.pid, owner.started_at):
+        return
+    with RunStore(db) as store:
+        now = store.get_run(run_id)
+    if now.status == "completed":
+        raise ConfigError(f"run {run_id} completed meanwhile; nothing to resume")
+    raise ConfigError(
+        f"run {run_id} was taken over by another process (owner: host {now.host}, pid {now.pid})"
+    )
 
 
 def stored_datasets(store: RunStore, run_id: str, suite: SuiteConfig) -> dict[str, Dataset]:
@@ -182,6 +224,7 @@ class _Execution:
         log.setLevel(logging.INFO)
         status, stop_reasons, error = "failed", [], None
         sigint = self.sigint
+        prints = _PrintsToLog(self.writer, self.run_id)
         try:
             runner = TrialRunner.from_config(self.suite)
             backend = create_backend(runner, self.suite.execution_backend)
@@ -194,7 +237,7 @@ class _Execution:
                 backend.describe(),
                 self.suite.seed,
             )
-            with sigint, backend:
+            with sigint, prints, backend:
                 orchestrators = self._prepare(restored)
                 self._notify_start(orchestrators)
                 for experiment, orchestrator in orchestrators:
@@ -219,12 +262,31 @@ class _Execution:
         finally:
             log.info("run %s %s", self.run_id, status)
             log.removeHandler(handler)
-            self.writer.finish_run(
-                self.run_id, status, "; ".join(stop_reasons) or None, error, self.budget.elapsed
-            )
-            self.writer.flush()
-            self._write_artifacts()
+            self._close(status, "; ".join(stop_reasons) or None, error)
             self.listener.on_run_end(self.run_id, status)
+
+    def _close(self, status: str, stop_reason: str | None, error: str | None) -> None:
+        """Write the reports as the run is about to be closed, then close it: a kill -9 between
+        the two leaves a run that is not ``completed`` (and resumes to nothing), never a completed
+        run without reports. After a failed store write the run is closed ``failed``."""
+        if status == "completed" and self.writer.failed:
+            status, error = "failed", "writing the run store failed; resume re-runs what is missing"
+        elapsed = self.budget.elapsed
+        closing = {
+            "status": status,
+            "ended_at": time.time(),
+            "stop_reason": stop_reason,
+            "error": error,
+            "active_seconds": elapsed,
+        }
+        try:
+            self.writer.flush()
+        except StoreError:
+            pass  # raised to the caller already, or by finish_run below; the reports still follow
+        self._write_artifacts(closing)
+        self.writer.finish_run(
+            self.run_id, status, stop_reason, error, elapsed, ended_at=closing["ended_at"]
+        )
 
     def _prepare(self, restored: set[str] | None) -> list[tuple[ExperimentConfig, Orchestrator]]:
         prepared = []
@@ -318,6 +380,7 @@ class _Execution:
             status = "interrupted" if interrupted else "failed"
             self.writer.set_experiment_status(self.run_id, experiment.name, status)
             raise
+        self._check_stored(experiment, orchestrator)
         reason = orchestrator.stop_reason
         counts = ", ".join(f"{v}={n}" for v, n in orchestrator.choice_counts.items())
         log.info(
@@ -328,6 +391,17 @@ class _Execution:
         )
         self.writer.set_experiment_status(self.run_id, experiment.name, "completed", reason)
         return reason
+
+    def _check_stored(self, experiment: ExperimentConfig, orchestrator: Orchestrator) -> None:
+        """Refuse to mark an experiment complete unless every trial it ran is in the store."""
+        self.writer.flush()
+        with RunStore(self.db) as store:
+            stored = store.trial_count(self.run_id, experiment.name)
+        if stored < orchestrator.done:
+            raise StoreError(
+                f"experiment {experiment.name}: {orchestrator.done - stored} of "
+                f"{orchestrator.done} trials are not in the store; resume the run to re-run them"
+            )
 
     def _stream(
         self, experiment: ExperimentConfig, orchestrator: Orchestrator, backend: Backend
@@ -354,11 +428,11 @@ class _Execution:
                 )
             self.listener.on_trial(result, self.leaderboard)
 
-    def _write_artifacts(self) -> None:
+    def _write_artifacts(self, closing: dict[str, Any]) -> None:
         try:
             from meta_orchestrator.analysis.report import write_run_artifacts
 
-            write_run_artifacts(self.db, self.run_id, self.out_dir)
+            write_run_artifacts(self.db, self.run_id, self.out_dir, closing=closing)
         except Exception as exc:  # the trials are safe in the store; say so and carry on
             log.error("writing the report for %s failed: %s", self.run_id, exc)
 
@@ -390,6 +464,44 @@ class _SigintWatch:
             self._previous(signum, frame)
         elif self._previous != signal.SIG_IGN:
             raise KeyboardInterrupt
+
+
+class _PrintsToLog(io.TextIOBase):
+    """``sys.stdout`` while a run runs: what in-process agents print goes to the run's log, line by
+    line, not into the output of whoever called the run (``run --quiet`` prints its run id only)."""
+
+    def __init__(self, writer: StoreWriter, run_id: str) -> None:
+        self.writer = writer
+        self.run_id = run_id
+        self._partial = ""
+        self._lock = threading.Lock()
+        self._previous: Any = None
+
+    def __enter__(self) -> _PrintsToLog:  # type: ignore[override]
+        self._previous, sys.stdout = sys.stdout, self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if sys.stdout is self:
+            sys.stdout = self._previous
+        self.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            lines = (self._partial + text).split("\n")
+            self._partial = lines.pop()
+        for line in lines:
+            self.writer.add_log(self.run_id, "INFO", f"stdout: {line}")
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            line, self._partial = self._partial, ""
+        if line:
+            self.writer.add_log(self.run_id, "INFO", f"stdout: {line}")
 
 
 class _StoreLogHandler(logging.Handler):
@@ -435,20 +547,6 @@ def git_commit(directory: Path) -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() or None
-
-
-def process_alive(pid: int | None, host: str | None) -> bool:
-    """Whether process ``pid`` on this host exists. Another user's live process (``kill`` answers
-    ``PermissionError``) is alive; a process on another host cannot be checked and counts as dead."""
-    if pid is None or host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = ["RunListener", "process_alive", "resume_run", "run_experiment_suite"]

@@ -479,3 +479,58 @@ def test_report_renders_markdown_on_a_terminal_and_prints_it_raw_when_piped(
     shown = terminal.getvalue()
     assert "bandit_arm" in shown and "head_to_head" in shown
     assert "\\_" not in shown and "| Rank |" not in shown and "## meta" not in shown
+    assert "Config snapshot" in shown and "<details>" not in shown
+
+
+def test_in_a_log_progress_and_warnings_are_plain_unwrapped_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(
+        tmp_path,
+        suite(
+            {"flaky": simulated(0.9, error_rate=0.5), "steady": simulated(0.8)},
+            [standard("std", ["flaky", "steady"], 10)],
+        ),
+    )
+    assert cli.main(["run", "-c", str(config), "--db", str(tmp_path / "s.db")]) == 0
+    captured = capsys.readouterr()
+    run_id = captured.out.strip()
+    lines = captured.err.splitlines()
+    warnings = [line for line in lines if line.startswith("WARNING trial std/")]
+    assert warnings and all(len(line) > 80 and "error" in line for line in warnings)
+    assert lines[0] == f"run {run_id}: 20 planned trials"
+    assert any(line.startswith(f"run {run_id} completed: 20/20 trials · errors ") for line in lines)
+    assert not any("\x1b[" in line or "━" in line for line in lines)
+
+
+def test_on_a_dataset_the_rule_of_three_counts_samples_not_epochs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(
+        tmp_path,
+        suite(
+            {"perfect": simulated(1.0, difficulty_weight=0.0), "coin": simulated(0.5)},
+            [{"name": "ds", "dataset": "syn", "variants": ["perfect", "coin"], "epochs": 2}],
+            datasets={"syn": {"type": "synthetic", "size": 30}},
+        ),
+    )
+    assert cli.main(["run", "-c", str(config), "--db", str(tmp_path / "s.db"), "--quiet"]) == 0
+    run_id = capsys.readouterr().out.strip()
+    summary = (tmp_path / run_id / "summary.md").read_text(encoding="utf-8")
+    row = next(line for line in summary.splitlines() if line.startswith("| 1 | `perfect`"))
+    assert "n/a (no variance in 60 trials; failure rate ≤ 10.0% (95%, rule of three over 30 " in row
+    assert "[1.000, 1.000]" not in summary and "[100.0%, 100.0%]" not in summary
+
+
+def test_runs_on_a_narrow_terminal_keeps_every_id_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _two_runs(tmp_path, capsys)
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        cli, "out", Console(file=screen, force_terminal=True, width=80, color_system=None)
+    )
+    assert cli.main(["runs", "--db", str(tmp_path / "s.db")]) == 0
+    shown = screen.getvalue()
+    assert first in shown and second in shown and "…" not in shown
+    assert "┃" in shown  # a table, not the plain layout

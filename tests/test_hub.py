@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from meta_orchestrator.errors import ConfigError
 from meta_orchestrator.hub import git_commit, process_alive, resume_run, run_experiment_suite
 from meta_orchestrator.listener import RunListener
 from meta_orchestrator.progress import RichProgress
-from meta_orchestrator.store import RunStore, StoreWriter
+from meta_orchestrator.store import RunStore
 from meta_orchestrator.store.connection import StoreError
 from tests.helpers import Ran, RunSuite, mab, python_agent, simulated, standard, suite
 
@@ -333,8 +334,12 @@ def test_process_alive_counts_another_users_process_as_alive(
 def _left_running(run_suite: RunSuite, pid: int) -> Ran:
     """A finished run whose record says it is still running in process ``pid`` on this host."""
     ran = run_suite(suite({"a": simulated(0.5)}, [standard("std", ["a"], 2)]))
-    with StoreWriter(ran.db) as writer:
-        writer.mark_running(ran.run_id, pid)
+    with closing(sqlite3.connect(ran.db)) as conn:
+        conn.execute(
+            "UPDATE runs SET status = 'running', pid = ?, owner_started = NULL WHERE id = ?",
+            (pid, ran.run_id),
+        )
+        conn.commit()
     assert ran.record().status == "running"
     return ran
 
@@ -344,7 +349,7 @@ def test_resume_refuses_a_run_whose_process_belongs_to_another_user(
 ) -> None:
     ran = _left_running(run_suite, 4242)
     monkeypatch.setattr(os, "kill", _kill_raising(PermissionError))
-    with pytest.raises(ConfigError, match=r"is still running \(pid 4242\)"):
+    with pytest.raises(ConfigError, match=r"is still running \(owner: host .*, pid 4242\)"):
         resume_run(ran.run_id, db_path=ran.db, results_dir=ran.results_dir)
     record = ran.record()
     assert (record.status, record.pid, record.trials) == ("running", 4242, 2)  # no second writer

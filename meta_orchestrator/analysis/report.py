@@ -22,7 +22,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -62,17 +62,25 @@ _BAR_WIDTH = 20
 
 # ------------------------------------------------------------------------------------- artifacts
 def write_run_artifacts(
-    db_path: str | Path, run_id: str, out_dir: str | Path | None = None
+    db_path: str | Path,
+    run_id: str,
+    out_dir: str | Path | None = None,
+    *,
+    closing: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``results.json``, ``summary.md`` and ``config.yaml`` for a run; return their folder.
 
     ``out_dir`` holds the run's folder; ``None`` means where the run recorded its outputs
-    (``core.paths.results_root``). Raises ``StoreError`` / ``RunNotFoundError`` if the store or the
-    run does not exist.
+    (``core.paths.results_root``). ``closing`` (status, ended_at, ...) is what the run's record is
+    about to become: the hub writes the reports before it marks a run completed, so a kill -9 in
+    between never leaves a completed run without them. Raises ``StoreError`` /
+    ``RunNotFoundError`` if the store or the run does not exist.
     """
     db = Path(db_path)
     with RunStore(db) as store, store.snapshot():
         summary = summarize_run(store, run_id)
+        if closing:
+            summary.run = dataclasses.replace(summary.run, **closing)
         root = results_root(out_dir, store=db, recorded=summary.run.results_dir)
         run_dir = root / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -591,13 +599,19 @@ def _mean_with_ci(v: VariantSummary) -> str:
         return _num(v.mean_score)
     interval = format_interval(v.score_ci_low, v.score_ci_high, n=v.score_n)
     if interval.startswith("n/a"):
-        bound = rule_of_three(_successes(v), v.trials)
+        bound = _rule_of_three(v)
         return f"{_num(v.mean_score)} · {interval[:-1]}{'; ' + bound if bound else ''})"
     return f"{_num(v.mean_score)} {interval}"
 
 
-def _successes(v: VariantSummary) -> int:
-    return round((v.success_rate or 0.0) * v.trials)
+def _rule_of_three(v: VariantSummary) -> str | None:
+    """The bound where every trial succeeded (or failed). On a dataset the independent units are
+    the samples, not the trials (epochs of one sample agree), so the bound counts samples."""
+    successes = round((v.success_rate or 0.0) * v.trials)
+    if not v.clusters or 0 < successes < v.trials:
+        return rule_of_three(successes, v.trials)
+    bound = rule_of_three(v.clusters if successes else 0, v.clusters)
+    return None if bound is None else f"{bound[:-1]} over {v.clusters} samples)"
 
 
 def _success_with_ci(v: VariantSummary) -> str:

@@ -19,7 +19,9 @@ Lifecycle and ordering:
   pass first (``None``: wait as long as it takes) or nothing is in flight. Each submitted trial is
   returned at most once, and exactly once unless it is cancelled.
 * ``cancel_all()`` abandons every pending trial (Ctrl-C, time budget): none of them is returned
-  afterwards, and ``in_flight`` is 0. Trials submitted after it run normally.
+  afterwards, and ``in_flight`` is 0. Programs the abandoned trials started are killed
+  (``TrialRunner.abort``): no process a run started outlives it. Trials submitted after it run
+  normally.
 
 Errors: a trial that raised, timed out, returned garbage or whose worker died comes back as a
 ``TrialResult`` with status ``error`` or ``timeout``, never as an exception. ``start`` raises

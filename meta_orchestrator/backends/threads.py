@@ -35,6 +35,7 @@ class ThreadBackend(Backend):
 
     def close(self) -> None:
         self.cancel_all()
+        self.runner.abort()
 
     @property
     def in_flight(self) -> int:
@@ -59,8 +60,12 @@ class ThreadBackend(Backend):
         return None
 
     def cancel_all(self) -> None:
-        """Forget pending trials and retire the threads; queued trials never start."""
+        """Forget pending trials and retire the threads; queued trials never start, and programs
+        in flight (command agents) are killed, not left running as orphans."""
+        had_pending = bool(self._pending)
         self._pending.clear()
+        if had_pending:
+            self.runner.abort()
         for _ in self._threads:
             self._jobs.put(_STOP)
         self._threads = []

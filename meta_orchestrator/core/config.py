@@ -2,9 +2,12 @@
 
 Every model forbids unknown keys. ``load_config`` reports *all* problems at once, one line per field,
 each starting with the dotted path of the offending key (``experiments[1].mab_settings.strategy: must
-be one of ...``), and raises ``ConfigError`` before anything is written anywhere. Datasets are read
-while the config loads, so a missing file or a bad line is such a problem too
-(``datasets.qa: data/qa.jsonl line 3: not valid JSON ...``); the loaded samples stay with the config.
+be one of ...``) and ending, for a file, with its line; it raises ``ConfigError`` before anything is
+written anywhere. ``build_config`` validates in passes that each run whatever the one before found:
+structure (pydantic, and ``config_input``'s checks of the raw bytes and numbers), then the user's
+``modules``, names and imports, then metrics. Datasets are read once nothing else is wrong, so a
+missing file or a bad line is such a problem too (``datasets.qa: data/qa.jsonl line 3: not valid
+JSON ...``); the loaded samples stay with the config.
 """
 
 from __future__ import annotations

@@ -133,6 +133,15 @@ class TrialRunner:
     def __call__(self, spec: TrialSpec) -> TrialResult:
         return self.run(spec)
 
+    def abort(self) -> None:
+        """Kill what this process's agents are running now (a command's programs), from any
+        thread: their trials fail. A backend calls it when it cancels in-flight trials, so no
+        process a run started outlives it."""
+        for agent in list(self._agents.values()):
+            stop = getattr(agent, "abort", None)
+            if callable(stop):
+                stop()
+
     @property
     def needs_watchdog(self) -> bool:
         """Whether some variant's trials must be watched for the timeout (a command's kills its

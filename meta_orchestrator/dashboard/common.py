@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -24,6 +25,9 @@ from meta_orchestrator.errors import MetaOrchestratorError
 from meta_orchestrator.store import RunStore
 
 log = logging.getLogger("meta_orchestrator.dashboard")
+
+# Column widths in pixels: Streamlit's table font is about 8 px per character.
+CHAR_PIXELS, CELL_PADDING, MAX_COLUMN_CHARS = 8, 28, 40
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,23 @@ def formatted(
     formats |= dict.fromkeys(percents, format_percent)
     formats |= dict.fromkeys(signed_percents, functools.partial(format_percent, signed=True))
     return frame.style.format(formats, na_rep=DASH)
+
+
+def fitted_columns(frame: pd.DataFrame, configs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A ``column_config`` giving every column room for its full name and its widest value (that
+    up to ``MAX_COLUMN_CHARS``), so a table wider than the page scrolls instead of cutting names.
+
+    ``configs`` (a column's format, say) are kept; only their width is set.
+    """
+    result: dict[str, Any] = {}
+    for name in frame.columns:
+        values = frame[name].head(200).map(lambda v: len(str(v)))
+        widest = min(int(values.max()) if len(values) else 0, MAX_COLUMN_CHARS)
+        width = CHAR_PIXELS * max(len(str(name)), widest) + CELL_PADDING
+        config = dict((configs or {}).get(name) or {})
+        config["width"] = width
+        result[str(name)] = config
+    return result
 
 
 def open_store(db: Path) -> RunStore | None:

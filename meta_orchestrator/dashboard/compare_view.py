@@ -20,7 +20,7 @@ from meta_orchestrator.analysis.formatting import escape_text, format_setting_pe
 from meta_orchestrator.analysis.loaders import run_data_from_store
 from meta_orchestrator.analysis.run_data import RunData
 from meta_orchestrator.dashboard import compare_samples
-from meta_orchestrator.dashboard.common import formatted
+from meta_orchestrator.dashboard.common import fitted_columns, formatted
 from meta_orchestrator.errors import ComparisonError, ConfigError
 from meta_orchestrator.store import RunRecord, RunStore
 
@@ -110,19 +110,23 @@ def _show(c: Comparison, store: RunStore, baseline: RunRecord, candidate: RunRec
         f"{c.tested} tested variants. The same computation as "
         f"`meta-orchestrator compare {baseline.id} {candidate.id} --db {store.path}`."
     )
+    rows = _rows(c)
     p_columns = [_p_column(c), "Holm p"] + (["Wilcoxon p"] if c.paired else [])
     st.dataframe(
-        formatted(_rows(c), p_values=p_columns, signed_percents=["relative"]),
+        formatted(rows, p_values=p_columns, signed_percents=["relative"]),
         hide_index=True,
         width="stretch",
-        column_config={
-            "baseline mean": st.column_config.NumberColumn(format="%.4g"),
-            "candidate mean": st.column_config.NumberColumn(format="%.4g"),
-            "difference": st.column_config.NumberColumn(format="%+.4g"),
-            "CI low": st.column_config.NumberColumn(format="%+.4g"),
-            "CI high": st.column_config.NumberColumn(format="%+.4g"),
-            "Hedges' g": st.column_config.NumberColumn(format="%+.2f"),
-        },
+        column_config=fitted_columns(
+            rows,
+            {
+                "baseline mean": st.column_config.NumberColumn(format="%.4g"),
+                "candidate mean": st.column_config.NumberColumn(format="%.4g"),
+                "difference": st.column_config.NumberColumn(format="%+.4g"),
+                "CI low": st.column_config.NumberColumn(format="%+.4g"),
+                "CI high": st.column_config.NumberColumn(format="%+.4g"),
+                "Hedges' g": st.column_config.NumberColumn(format="%+.2f"),
+            },
+        ),
     )
     for note in c.notes:
         st.caption(escape_text(note))

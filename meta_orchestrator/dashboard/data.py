@@ -16,8 +16,6 @@ import io
 import itertools
 import json
 import math
-import os
-import socket
 import threading
 import time
 from collections import OrderedDict
@@ -33,6 +31,7 @@ from meta_orchestrator.analysis.stats import mean_ci
 from meta_orchestrator.analysis.summary import RunSummary, summarize_run
 from meta_orchestrator.core.running import RunningMoments
 from meta_orchestrator.store import EXPORT_COLUMNS, RunRecord, RunStore
+from meta_orchestrator.store.ownership import display_status
 
 SERIES_POINTS = 200  # per variant; a running mean is smooth, and each point costs the browser
 HISTOGRAM_BINS = 30
@@ -103,8 +102,10 @@ class ExperimentView:
         self.series.setdefault(variant, []).append(_point(at, stats.score))
 
     def leader(self) -> tuple[str, float] | None:
+        """The best mean score; ``None`` while every trial failed (the least bad failure leads
+        nothing, as in summary.md and ``runs``)."""
         scored = [(name, s.mean) for name, s in self.variants.items() if s.mean is not None]
-        if not scored:
+        if not scored or all(s.failures == s.trials for s in self.variants.values()):
             return None
         return max(scored, key=lambda item: (item[1], _neg_name(item[0])))
 
@@ -280,16 +281,8 @@ def progress(run: RunRecord, view: RunView, now: float | None = None) -> Progres
 
 
 def process_gone(run: RunRecord) -> bool:
-    """True if a ``running`` run's process on this host no longer exists (killed, crashed)."""
-    if run.status != "running" or run.pid is None or run.host != socket.gethostname():
-        return False
-    try:
-        os.kill(run.pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by someone else
-        return False
-    return False
+    """True if a ``running`` run's owner is gone (killed, crashed, or silent past its heartbeat)."""
+    return display_status(run) == "dead"
 
 
 # ------------------------------------------------------------------------------- run browser
@@ -303,7 +296,7 @@ def run_table(records: list[RunRecord], leaders: dict[str, str | None]) -> pd.Da
             r.id,
             r.name,
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at)),
-            r.status,
+            display_status(r),
             f"{r.trials}/{r.planned_trials}",
             leaders.get(r.id) or DASH,
             r.orchestrator,

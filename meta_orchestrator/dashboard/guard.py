@@ -30,7 +30,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-OPEN_PATHS = frozenset({"/_stcore/health", "/healthz"})
+OPEN_PATHS = frozenset({"/_stcore/health"})
 TOKEN_PARAM = "token"
 TOKEN_ENV = "META_ORCHESTRATOR_DASHBOARD_TOKEN"  # how ``launch`` hands the token to ``serve``
 

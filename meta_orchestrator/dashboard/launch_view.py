@@ -16,6 +16,7 @@ from meta_orchestrator.errors import ConfigError, MetaOrchestratorError
 from meta_orchestrator.store import RunRecord, RunStore
 
 START_TIMEOUT = 30.0
+DEFAULT_CONFIG = "config.yaml"  # what `meta-orchestrator run` runs without -c: picked first
 
 
 Goto = Callable[[str, str | None], None]
@@ -28,7 +29,12 @@ def render_launch(settings: Settings, goto: Goto) -> None:
     names = [str(p.relative_to(settings.config_dir)) for p in configs]
     if names:
         st.selectbox(
-            "Config file", names, key="launch_file", on_change=_load_file, args=(settings,)
+            "Config file",
+            names,
+            index=names.index(DEFAULT_CONFIG) if DEFAULT_CONFIG in names else 0,
+            key="launch_file",
+            on_change=_load_file,
+            args=(settings,),
         )
         if "launch_text" not in st.session_state:
             _load_file(settings)

@@ -16,6 +16,7 @@ from meta_orchestrator.analysis.formatting import (
     DASH,
     escape_text,
     format_duration,
+    format_interval,
     format_percent,
 )
 from meta_orchestrator.analysis.report import render_summary_markdown
@@ -25,7 +26,7 @@ from meta_orchestrator.analysis.summary import (
     run_leader,
 )
 from meta_orchestrator.dashboard import anytime_view, charts, launcher, samples_view
-from meta_orchestrator.dashboard.common import Settings, formatted, shown_errors
+from meta_orchestrator.dashboard.common import Settings, fitted_columns, formatted, shown_errors
 from meta_orchestrator.dashboard.data import (
     EXPORT_LIMIT,
     LOG_TAIL,
@@ -43,7 +44,8 @@ from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 
 REFRESH_SECONDS = 1.0
 SUMMARIES = Summaries()
-STATUSES = ["running", "completed", "failed", "interrupted"]
+STATUSES = ["running", "dead", "completed", "failed", "interrupted"]
+TEST_NAMES = {"welch": "Welch's t-test", "paired": "paired t-test on the samples both ran"}
 
 
 # ------------------------------------------------------------------------------- run browser
@@ -67,11 +69,13 @@ def sidebar_browser(store: RunStore) -> str | None:
     selected = st.sidebar.selectbox(
         "Run", list(labels), key="run_pick", format_func=labels.__getitem__, on_change=_picked
     )
+    table = shown.drop(columns=["id"])
     st.sidebar.dataframe(
-        shown.drop(columns=["id"]),
+        table,
         hide_index=True,
         width="stretch",
         height=min(400, 38 + 35 * len(shown)),
+        column_config=fitted_columns(table),
     )
     st.session_state["run_id"] = selected
     return selected
@@ -109,8 +113,9 @@ def render_run(store: RunStore, run_id: str, settings: Settings) -> None:
 def _header(record: RunRecord) -> None:
     st.title(escape_text(record.name))
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_at))
+    status = "dead" if process_gone(record) else record.status
     st.caption(
-        f"Run `{record.id}` · status **{escape_text(record.status)}** · orchestrator "
+        f"Run `{record.id}` · status **{escape_text(status)}** · orchestrator "
         f"`{record.orchestrator}` · backend `{record.backend}` · seed {record.seed} · "
         f"started {started}"
     )
@@ -119,8 +124,9 @@ def _header(record: RunRecord) -> None:
 def _status_notes(record: RunRecord) -> None:
     if process_gone(record):
         st.warning(
-            f"This run is marked running, but its process ({record.pid}) is gone: it was killed "
-            f"or crashed. Continue it with `meta-orchestrator resume {record.id}`."
+            f"This run is dead: it is marked running, but its process (host {record.host}, pid "
+            f"{record.pid}) is gone or has stopped its heartbeat: it was killed or crashed. "
+            f"Continue it with `meta-orchestrator resume {record.id}`."
         )
     if record.status == "failed":
         st.error(f"This run failed: {escape_text(record.error or 'no error recorded')}")
@@ -171,12 +177,15 @@ def _run_panel(db: Path, run_id: str, live: bool, summary: Future[RunSummary] | 
 
 
 def _log_tail(store: RunStore, run_id: str) -> None:
-    """The run's last log lines as a code block: shown verbatim, never as Markdown or HTML."""
+    """The run's last log lines as a code block, newest first: a scrolled box opens at its top,
+    so that is where the newest line must be. Shown verbatim, never as Markdown or HTML."""
     lines = store.logs(run_id, tail=LOG_TAIL)
     text = "\n".join(
         f"{time.strftime('%H:%M:%S', time.localtime(line.ts))} {line.level:<7} {line.message}"
-        for line in lines
+        for line in reversed(lines)
     )
+    if lines:
+        st.caption(f"The last {len(lines)} log lines, newest first.")
     st.code(text or "(no log lines)", language="text", height=320 if lines else "content")
 
 
@@ -224,7 +233,16 @@ def _progress(record: RunRecord, view: RunView) -> None:
             delta_color="off",
             delta_arrow="off",
         )
-    st.progress(p.fraction, text=f"{format_percent(p.fraction)} of the planned trials")
+    st.progress(*_progress_bar(record, p.done, p.fraction))
+
+
+def _progress_bar(record: RunRecord, done: int, fraction: float) -> tuple[float, str]:
+    """A finished run that ran fewer trials than planned stopped early on purpose (a bandit's
+    early stop, a budget): its bar is full and says why, not "78% of the planned trials"."""
+    if record.status == "completed" and done < record.planned_trials:
+        reason = record.stop_reason or "fewer trials than planned were needed"
+        return 1.0, f"stopped early: {reason} ({done:,} of {record.planned_trials:,} trials)"
+    return fraction, f"{format_percent(fraction)} of the planned trials"
 
 
 def _experiment_panel(
@@ -265,15 +283,28 @@ def _experiment_panel(
         if experiment.name in ranked:
             _ranking(ranked[experiment.name])
     else:
+        live = _with_interval(view.ranking_frame(experiment.name))
         st.dataframe(
-            view.ranking_frame(experiment.name),
+            live,
             hide_index=True,
             width="stretch",
-            column_config={
-                name: st.column_config.NumberColumn(format="%.3f")
-                for name in ("mean score", "CI low", "CI high")
-            },
+            column_config=fitted_columns(
+                live, {"mean score": st.column_config.NumberColumn(format="%.3f")}
+            ),
         )
+
+
+def _with_interval(frame: pd.DataFrame) -> pd.DataFrame:
+    """The live ranking with its two interval bounds as one text column that is never [x, x]."""
+    interval = [
+        format_interval(low, high, n=trials) if pd.notna(low) and pd.notna(high) else DASH
+        for low, high, trials in zip(
+            frame["CI low"], frame["CI high"], frame["trials"], strict=True
+        )
+    ]
+    shown = frame.drop(columns=["CI low", "CI high"])
+    shown.insert(shown.columns.get_loc("mean score") + 1, "score 95% CI", interval)
+    return shown
 
 
 def _variant_names(experiment: ExperimentRecord, seen: Iterable[str]) -> list[str]:
@@ -336,10 +367,11 @@ def _ranking(experiment: ExperimentSummary) -> None:
             "variant": v.variant,
             "trials": v.trials,
             "mean score": v.mean_score,
-            "CI low": v.score_ci_low,
-            "CI high": v.score_ci_high,
+            "score 95% CI": format_interval(v.score_ci_low, v.score_ci_high, n=v.score_n),
             "success": v.success_rate,
-            "success CI": _interval(v.success_ci_low, v.success_ci_high, percent=True),
+            "success 95% CI": format_interval(
+                v.success_ci_low, v.success_ci_high, n=v.trials, percent=True
+            ),
             "latency p50 (s)": v.latency_p50,
             "latency p95 (s)": v.latency_p95,
             "cost total": v.cost_total,
@@ -348,33 +380,38 @@ def _ranking(experiment: ExperimentSummary) -> None:
         }
         for v in experiment.variants
     ]
+    ranking = pd.DataFrame(rows)
     st.dataframe(
-        formatted(pd.DataFrame(rows), percents=["success"]),
+        formatted(ranking, percents=["success"]),
         hide_index=True,
         width="stretch",
-        column_config={
-            "mean score": st.column_config.NumberColumn(format="%.3f"),
-            "CI low": st.column_config.NumberColumn(format="%.3f"),
-            "CI high": st.column_config.NumberColumn(format="%.3f"),
-            "latency p50 (s)": st.column_config.NumberColumn(format="%.4f"),
-            "latency p95 (s)": st.column_config.NumberColumn(format="%.4f"),
-            "cost total": st.column_config.NumberColumn(format="%.4g"),
-        },
+        column_config=fitted_columns(
+            ranking,
+            {
+                "mean score": st.column_config.NumberColumn(format="%.3f"),
+                "latency p50 (s)": st.column_config.NumberColumn(format="%.4f"),
+                "latency p95 (s)": st.column_config.NumberColumn(format="%.4f"),
+                "cost total": st.column_config.NumberColumn(format="%.4g"),
+            },
+        ),
     )
     tested = [c for c in experiment.comparisons if c.p_value is not None]
     if tested:
         best = experiment.comparisons[0].best
+        names = sorted({TEST_NAMES.get(c.test, c.test) for c in tested})
         st.caption(
-            f"Best vs others ({escape_text(best)}): difference = other − best, Welch's t-test, "
-            f"Holm-corrected, alpha {experiment.alpha:g}."
+            f"Best vs others ({escape_text(best)}): difference = other − best, "
+            f"{' and '.join(names)}, Holm-corrected, alpha {experiment.alpha:g}; "
+            "significant means Holm p < alpha."
         )
         comparisons = pd.DataFrame(
             [
                 {
                     "other": c.other,
+                    "test": TEST_NAMES.get(c.test, c.test) if c.p_value is not None else DASH,
                     "difference": c.difference,
-                    "95% CI": _interval(c.ci_low, c.ci_high),
-                    "Welch p": c.p_value,
+                    "95% CI": _difference_interval(c.ci_low, c.ci_high),
+                    "p": c.p_value,
                     "Holm p": c.p_holm,
                     "significant": c.significant,
                     "note": c.note or "",
@@ -383,18 +420,21 @@ def _ranking(experiment: ExperimentSummary) -> None:
             ]
         )
         st.dataframe(
-            formatted(comparisons, p_values=["Welch p", "Holm p"]),
+            formatted(comparisons, p_values=["p", "Holm p"]),
             hide_index=True,
             width="stretch",
-            column_config={"difference": st.column_config.NumberColumn(format="%+.3f")},
+            column_config=fitted_columns(
+                comparisons, {"difference": st.column_config.NumberColumn(format="%+.3f")}
+            ),
         )
 
 
-def _interval(low: float | None, high: float | None, percent: bool = False) -> str:
+def _difference_interval(low: float | None, high: float | None) -> str:
+    """As summary.md shows it: signed bounds, never a zero-width interval."""
     if low is None or high is None:
         return DASH
-    if percent:
-        return f"[{format_percent(low)}, {format_percent(high)}]"
+    if high - low <= 1e-12:
+        return "n/a (no variance on either side)"
     return f"[{low:+.3f}, {high:+.3f}]"
 
 

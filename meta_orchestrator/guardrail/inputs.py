@@ -48,7 +48,7 @@ def check_gate_inputs(
             if moments is not None and not _finite(moments):
                 reasons.append(
                     f"{where}: the '{metric}' statistics of {data.experiment}/{data.variant} are "
-                    f"not finite (mean {moments.mean!r}, SD {moments.sd!r}); a value is too large"
+                    f"not finite (mean {_num(moments.mean)}, SD {_num(moments.sd)}); a value is too large"
                 )
     if reasons:
         lines = "\n".join(f"  - {r}" for r in reasons)
@@ -60,3 +60,7 @@ def _finite(moments: Moments) -> bool:
     if mean is not None and not math.isfinite(mean):
         return False
     return sd is None or math.isfinite(sd * sd)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"

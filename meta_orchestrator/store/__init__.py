@@ -14,7 +14,10 @@ The only package with SQL. One file holds every run (``runs``, ``experiments``, 
   a trial is identified by ``(run_id, experiment, trial_index)`` and a second insert of the same
   key is ignored.
 * Errors: a write that fails is raised as ``StoreError`` from the next call on any thread; the
-  writer never blocks a caller forever.
+  writer never blocks a caller forever (locks are retried for a bounded time).
+* Ownership (``ownership``): one process owns a run (its token), takes it over with
+  ``claim_run`` (compare-and-set) and stamps a heartbeat; ``display_status`` says ``dead`` for a
+  running run whose owner is gone.
 
 ``RunStore`` (any process, any number at once):
 

@@ -11,12 +11,15 @@ from meta_orchestrator.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 _REQUIRED_TABLES = {"runs", "experiments", "trials", "logs"}
 
 
-def connect_for_writing(path: Path) -> sqlite3.Connection:
-    """Create the file and schema if needed. The connection is handed to the writer thread."""
+def connect_for_writing(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
+    """Create the file and schema if needed. The connection is handed to the writer thread.
+
+    ``busy_timeout`` is how long one statement waits for another process's lock (the writer retries
+    whole batches on top of it)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
-            path, check_same_thread=False, isolation_level="DEFERRED", timeout=30
+            path, check_same_thread=False, isolation_level="DEFERRED", timeout=busy_timeout
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

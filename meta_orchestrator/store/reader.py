@@ -52,6 +52,9 @@ class RunRecord:
     pid: int | None
     active_seconds: float | None = None
     results_dir: str | None = None  # where the run's outputs go (NULL in stores before schema 2)
+    owner_token: str | None = None  # the owner and its heartbeat: NULL in stores before schema 5
+    owner_started: float | None = None
+    heartbeat_at: float | None = None
     trials: int = 0
 
 
@@ -470,6 +473,8 @@ class RunStore:
 
     def error_kind_counts(self, run_id: str) -> dict[str, int]:
         """How many of the run's failed trials ended with each ``error_kind`` (``rate_limited``...)."""
+        if not self._has("trials", "error_kind"):  # a store before schema 4
+            return {}
         rows = self._conn.execute(
             "SELECT error_kind, COUNT(*) FROM trials WHERE run_id = ? AND status != 'ok' "
             "AND error_kind IS NOT NULL GROUP BY error_kind ORDER BY error_kind",

@@ -9,7 +9,7 @@ and a table a newer schema adds reads as empty.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE runs ADD COLUMN results_dir TEXT",),
@@ -29,6 +29,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE experiments ADD COLUMN dataset_fingerprint TEXT",
         "ALTER TABLE experiments ADD COLUMN epochs INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE experiments ADD COLUMN scoring_json TEXT",
+    ),
+    # 5: run ownership (``store.ownership``): the owner's token and start time, and its heartbeat.
+    4: (
+        "ALTER TABLE runs ADD COLUMN owner_token TEXT",
+        "ALTER TABLE runs ADD COLUMN owner_started REAL",
+        "ALTER TABLE runs ADD COLUMN heartbeat_at REAL",
     ),
 }
 
@@ -52,7 +58,10 @@ CREATE TABLE IF NOT EXISTS runs (
     host            TEXT,
     pid             INTEGER,
     active_seconds  REAL,
-    results_dir     TEXT
+    results_dir     TEXT,
+    owner_token     TEXT,
+    owner_started   REAL,
+    heartbeat_at    REAL
 );
 
 CREATE TABLE IF NOT EXISTS experiments (

@@ -4,6 +4,15 @@ Only the orchestrating process writes (workers hand results back to it): SQLite 
 is a known way to crash runs. A background thread owns the connection; callers enqueue rows and never
 wait on disk. Rows are committed in batches at most ``COMMIT_INTERVAL`` seconds after they were
 queued, so another process following the run sees a trial within about 100 ms of its completion.
+
+Nothing a caller hands in may kill the thread or lose a batch quietly. Text is stored as valid
+UTF-8: a batch SQLite refuses for a lone surrogate is cleaned (each surrogate becomes U+FFFD) and
+written again, so the common case pays nothing. An integer beyond SQLite's 64 bits in a statement
+is refused in the caller's thread. A locked database is retried with backoff for up to
+``WRITE_RETRY_SECONDS``; any other failure is logged at once, the rows of the failed batch are
+written one by one so that only the bad ones are lost, and the error is raised from the caller's
+next call. Every wait is bounded: a writer that cannot commit within the retry time (or whose thread
+is gone) raises ``StoreError`` instead of hanging.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import logging
 import math
 import queue
 import sqlite3
@@ -27,6 +37,10 @@ from meta_orchestrator.errors import StoreError
 from meta_orchestrator.store.connection import connect_for_writing
 
 COMMIT_INTERVAL = 0.1
+BUSY_TIMEOUT = 5.0  # seconds one statement waits for another process's lock (SQLite busy_timeout)
+WRITE_RETRY_SECONDS = 120.0  # how long a batch is retried, with backoff, while the file is locked
+_WAIT_MARGIN = 30.0  # a caller's wait beyond the retry time before it calls the writer stuck
+_INT64 = (-(2**63), 2**63 - 1)
 _MAX_BATCH = 5000
 _MAX_QUEUED = 2 * _MAX_BATCH  # rows; past this, add_trial waits for the writer
 _ROWS_PER_STATEMENT = 500  # fewer if the SQLite build allows fewer bound variables
@@ -38,6 +52,7 @@ INSERT OR IGNORE INTO trials (run_id, experiment, variant, trial_index, seed, st
     error_kind)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+_HEARTBEAT = "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_token = ?"
 _INSERT_LOG = "INSERT INTO logs (run_id, ts, level, message) VALUES (?, ?, ?, ?)"
 _INSERT_SAMPLE = """
 INSERT OR IGNORE INTO samples (run_id, dataset, sample_id, position, input_json, target_json,
@@ -64,6 +79,11 @@ class NewRun:
     host: str | None
     pid: int | None
     results_dir: str | None = None
+    owner_token: str | None = None
+    owner_started: float | None = None
+
+
+log = logging.getLogger("meta_orchestrator.store")
 
 
 def trial_row(result: TrialResult) -> tuple[Any, ...]:
@@ -110,6 +130,33 @@ def sample_row(run_id: str, dataset: str, position: int, sample: Sample) -> tupl
     )
 
 
+def clean_text(text: str | None) -> str | None:
+    """``text`` as valid UTF-8: SQLite refuses a lone surrogate (``"x \\udcff"``, from an agent's
+    exception or a file decoded with ``surrogateescape``), so each becomes U+FFFD."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def _clean_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Statement parameters SQLite can bind: text cleaned, integers checked against 64 bits."""
+    cleaned = []
+    for position, value in enumerate(params, 1):
+        if isinstance(value, str):
+            value = clean_text(value)
+        elif isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            raise StoreError(
+                f"value {value} (parameter {position}) is beyond the 64-bit integers the run "
+                "store can hold"
+            )
+        cleaned.append(value)
+    return tuple(cleaned)
+
+
 def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -141,9 +188,15 @@ class _Barrier:
 
 
 class _Statement:
-    def __init__(self, sql: str, params: tuple[Any, ...]) -> None:
+    """One statement. ``always``: written even after an earlier write failed (closing the run as
+    failed, the heartbeat); other statements are skipped then, so nothing is marked complete over
+    lost rows."""
+
+    def __init__(self, sql: str, params: tuple[Any, ...], always: bool = False) -> None:
         self.sql = sql
         self.params = params
+        self.always = always
+        self.rowcount = -1
         self.done = threading.Event()
 
 
@@ -158,9 +211,17 @@ class _Rows(_Statement):
 class StoreWriter:
     """Queue-fed writer of one store file. Thread-safe; ``close`` commits everything queued."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        retry_seconds: float = WRITE_RETRY_SECONDS,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ) -> None:
         self.path = Path(path)
-        self._conn = connect_for_writing(self.path)
+        self.retry_seconds = retry_seconds
+        self._wait_limit = retry_seconds + busy_timeout + _WAIT_MARGIN
+        self._conn = connect_for_writing(self.path, busy_timeout)
         self._max_variables = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._wake = threading.Event()  # set by callers that wait; rows never wake the thread
@@ -174,8 +235,8 @@ class StoreWriter:
         self.execute(
             """INSERT INTO runs (id, name, status, orchestrator, backend, seed, planned_trials,
                 config_yaml, config_path, started_at, package_version, git_commit, host, pid,
-                results_dir)
-               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                results_dir, owner_token, owner_started, heartbeat_at)
+               VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 run.id,
                 run.name,
@@ -191,15 +252,37 @@ class StoreWriter:
                 run.host,
                 run.pid,
                 run.results_dir,
+                run.owner_token,
+                run.owner_started,
+                time.time(),
             ),
         )
 
-    def mark_running(self, run_id: str, pid: int | None) -> None:
-        self.execute(
+    def claim_run(
+        self,
+        run_id: str,
+        expected_token: str | None,
+        token: str,
+        host: str,
+        pid: int,
+        started_at: float | None,
+    ) -> bool:
+        """Take a run over, if its owner is still the one the caller read (``expected_token``) and
+        it is not completed: one compare-and-set update, so of two claims exactly one wins. Marks
+        the run ``running`` under the new owner; False if another process got there first."""
+        statement = _Statement(
             "UPDATE runs SET status = 'running', ended_at = NULL, stop_reason = NULL, error = NULL, "
-            "pid = ? WHERE id = ?",
-            (pid, run_id),
+            "host = ?, pid = ?, owner_token = ?, owner_started = ?, heartbeat_at = ? "
+            "WHERE id = ? AND status != 'completed' AND owner_token IS ?",
+            (host, pid, token, started_at, time.time(), run_id, expected_token),
         )
+        self._submit(statement)
+        return statement.rowcount == 1
+
+    def heartbeat(self, run_id: str, token: str) -> None:
+        """Stamp the run as alive; queued, never waited on (see ``store.ownership``)."""
+        if not self._closed:
+            self._queue.put(_Statement(_HEARTBEAT, (time.time(), run_id, token), always=True))
 
     def upsert_experiment(
         self,
@@ -242,13 +325,8 @@ class StoreWriter:
         """Store a run's samples of one dataset, in order, in one transaction (a crash leaves all
         or none of them; a second call adds nothing), and wait until they are committed: a run's
         trials never refer to samples the store lacks."""
-        self._check()
         rows = [sample_row(run_id, dataset, i, sample) for i, sample in enumerate(samples)]
-        statement = _Rows(_INSERT_SAMPLE, rows)
-        self._queue.put(statement)
-        self._wake.set()
-        statement.done.wait()
-        self._check()
+        self._submit(_Rows(_INSERT_SAMPLE, rows))
 
     def set_experiment_status(
         self, run_id: str, name: str, status: str, stop_reason: str | None = None
@@ -265,13 +343,17 @@ class StoreWriter:
         stop_reason: str | None = None,
         error: str | None = None,
         active_seconds: float | None = None,
+        ended_at: float | None = None,
     ) -> None:
-        """Close a run. ``active_seconds`` is its wall time spent running, over every resume."""
-        self.execute(
+        """Close a run. ``active_seconds`` is its wall time spent running, over every resume.
+        Written even after a failed write (so the run is marked ``failed``, not left running)."""
+        ended = time.time() if ended_at is None else ended_at
+        params = (status, ended, stop_reason, error, active_seconds, run_id)
+        sql = (
             "UPDATE runs SET status = ?, ended_at = ?, stop_reason = ?, error = ?, "
-            "active_seconds = ? WHERE id = ?",
-            (status, time.time(), stop_reason, error, active_seconds, run_id),
+            "active_seconds = ? WHERE id = ?"
         )
+        self._submit(_Statement(sql, _clean_params(params), always=True), check_error=False)
 
     def add_trial(self, result: TrialResult) -> None:
         self._check()
@@ -287,22 +369,34 @@ class StoreWriter:
 
     def execute(self, sql: str, params: tuple[Any, ...]) -> None:
         """Run one statement on the writer thread and wait until it is committed."""
-        self._check()
-        statement = _Statement(sql, params)
-        self._queue.put(statement)
-        self._wake.set()
-        statement.done.wait()
-        self._check()
+        self._submit(_Statement(sql, _clean_params(params)))
 
     def flush(self) -> None:
-        """Block until every row queued so far is committed."""
+        """Block until every row queued so far is committed (or raise ``StoreError``)."""
         if self._closed:
             return
-        barrier = _Barrier()
-        self._queue.put(barrier)
+        self._submit(_Barrier())
+
+    @property
+    def failed(self) -> bool:
+        """Whether a write failed: rows may be missing, so nothing may be marked complete."""
+        return self._error is not None
+
+    def _submit(self, item: _Statement | _Barrier, check_error: bool = True) -> None:
+        """Queue ``item`` and wait, boundedly, until the writer thread has handled it."""
+        self._check(check_error)
+        self._queue.put(item)
         self._wake.set()
-        barrier.done.wait()
-        self._check()
+        deadline = time.monotonic() + self._wait_limit
+        while not item.done.wait(0.25):
+            if not self._thread.is_alive():
+                raise StoreError(f"the run store writer for {self.path} stopped unexpectedly")
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"the run store {self.path} could not commit within {self._wait_limit:.0f}s "
+                    "(is another process holding a write lock on it?)"
+                )
+        self._check(check_error)
 
     def close(self) -> None:
         """Commit what is queued and stop the thread; a failed write still raises, after cleanup."""
@@ -314,8 +408,9 @@ class StoreWriter:
             self._closed = True
             self._queue.put(None)
             self._wake.set()
-            self._thread.join()
-            self._conn.close()
+            self._thread.join(timeout=self._wait_limit)
+            if not self._thread.is_alive():
+                self._conn.close()
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -324,8 +419,8 @@ class StoreWriter:
         self.close()
 
     # ---------------------------------------------------------------------------- writer thread
-    def _check(self) -> None:
-        if self._error is not None:
+    def _check(self, check_error: bool = True) -> None:
+        if check_error and self._error is not None:
             raise StoreError(f"writing the run store {self.path} failed: {self._error}") from (
                 self._error
             )
@@ -357,25 +452,75 @@ class StoreWriter:
         return True
 
     def _write(self, items: list[Any]) -> bool:
-        """Commit ``items`` in one transaction; consecutive rows go in with one ``executemany``."""
-        waiters = [item.done for item in items if isinstance(item, _Statement | _Barrier)]
+        """Commit ``items`` (retrying while the file is locked); on any other failure keep every
+        row that can be kept. Never raises: the thread outlives every failure, and every waiter
+        is released."""
         try:
-            with self._conn:
-                for sql, group in itertools.groupby(items, _row_sql):
-                    if sql is not None:
-                        self._insert_rows(sql, [row for _, row in group])
-                        continue
-                    for item in group:
-                        if isinstance(item, _Rows):
-                            if item.rows:
-                                self._insert_rows(item.sql, item.rows)
-                        elif isinstance(item, _Statement):
-                            self._conn.execute(item.sql, item.params)
-        except sqlite3.Error as exc:  # surfaced to the orchestrating thread on its next call
-            self._error = exc
-        for event in waiters:
-            event.set()
+            try:
+                self._commit_retrying(items)
+            except UnicodeEncodeError:  # rare, so text is cleaned here, not on every row
+                items = [_cleaned(item) for item in items]
+                self._commit_retrying(items)
+        except BaseException as exc:  # anything at all: reported, never a dead thread
+            self._fail(exc, items)
+        finally:
+            for item in items:
+                if isinstance(item, _Statement | _Barrier):
+                    item.done.set()
         return any(item is None for item in items)
+
+    def _commit_retrying(self, items: list[Any]) -> None:
+        deadline = time.monotonic() + self.retry_seconds
+        pause = 0.05
+        while True:
+            try:
+                self._commit(items)
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("the run store %s is locked (%s); retrying", self.path, exc)
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    def _commit(self, items: list[Any]) -> None:
+        """One transaction; consecutive rows go in with one multi-row statement."""
+        with self._conn:
+            for sql, group in itertools.groupby(items, _row_sql):
+                if sql is not None:
+                    self._insert_rows(sql, [row for _, row in group])
+                    continue
+                for item in group:
+                    if isinstance(item, _Rows):
+                        if item.rows:
+                            self._insert_rows(item.sql, item.rows)
+                    elif isinstance(item, _Statement):
+                        if self._error is None or item.always:
+                            item.rowcount = self._conn.execute(item.sql, item.params).rowcount
+
+    def _fail(self, exc: BaseException, items: list[Any]) -> None:
+        """Record the first failure, say so at once, and write what can still be written."""
+        if self._error is None:
+            self._error = exc
+        rows = sum(isinstance(item, tuple) for item in items)
+        log.error(
+            "writing the run store %s failed (%s: %s); %d queued rows are being written one by one",
+            self.path,
+            type(exc).__name__,
+            exc,
+            rows,
+        )
+        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            return  # still locked after the retries: one by one would not fare better
+        lost = 0
+        for item in items:
+            if isinstance(item, tuple) or (isinstance(item, _Statement) and item.always):
+                try:
+                    self._commit([item])
+                except Exception:  # this row is the bad one
+                    lost += 1
+        if lost:
+            log.error("%d rows could not be written to %s", lost, self.path)
 
     def _insert_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         # sqlite3 releases the GIL around every statement step and must win it back from the
@@ -396,6 +541,27 @@ class StoreWriter:
 def _multi_row_sql(sql: str, rows: int) -> str:
     head, _, values = sql.rpartition("VALUES")
     return f"{head}VALUES {', '.join([values.strip()] * rows)}"
+
+
+def _cleaned(item: Any) -> Any:
+    """``item`` with its text made valid UTF-8 (statements and row sets are cleaned in place, so
+    their waiters see the same objects)."""
+    if isinstance(item, tuple):
+        return (item[0], _clean_row(item[1]))
+    if isinstance(item, _Rows):
+        item.rows = [_clean_row(row) for row in item.rows]
+    elif isinstance(item, _Statement):
+        item.params = _clean_row(item.params)
+    return item
+
+
+def _clean_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(clean_text(v) if isinstance(v, str) else v for v in row)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
 
 def _row_sql(item: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +15,7 @@ from meta_orchestrator.core.config import BackendConfig, RaySettings
 from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.errors import MissingDependencyError
 from meta_orchestrator.hub import run_experiment_suite
+from meta_orchestrator.store import RunStore
 from tests.backends.helpers import agent, load, rows, runner_for, simulated, spec, suite
 from tests.backends.helpers import write_agents as _write_agents
 
@@ -211,3 +213,30 @@ def test_actor_pool_is_released_on_close(ray_local: ModuleType, tmp_path: Path) 
     assert len(actors) == 2 and all(r is not None and r.ok for r in results)
     with pytest.raises(ray_local.exceptions.RayActorError):
         ray_local.get(actors[0].run.remote([]), timeout=30)
+
+
+def test_modules_register_agents_on_every_ray_worker(ray_local: ModuleType, tmp_path: Path) -> None:
+    """A Ray worker is a fresh process: the agent named ``ray_registered_q`` exists there only
+    because the runner imports the config's ``modules`` before building agents."""
+    (tmp_path / "ray_registered_agents_q.py").write_text(
+        "import os\n\nfrom meta_orchestrator import register\n\n"
+        "@register('ray_registered_q')\n"
+        "def run(context):\n    return {'success': True, 'pid': float(os.getpid())}\n",
+        encoding="utf-8",
+    )
+    config = suite(
+        tmp_path,
+        {"r": {"type": "python", "agent": "ray_registered_q"}},
+        [{"name": "e", "variants": ["r"], "trials_per_variant": 8}],
+        backend={"type": "ray", "max_in_flight": 4},
+        modules=["ray_registered_agents_q"],
+        custom_metrics=["pid"],
+    )
+    db = tmp_path / "runs.db"
+    run_experiment_suite(config, db_path=db, results_dir=tmp_path / "results")
+    statuses = rows(db, "SELECT status, COUNT(*) FROM trials GROUP BY status")
+    assert statuses == [("ok", 8)], rows(db, "SELECT error FROM trials")
+    with RunStore(db) as store:
+        (run,) = store.list_runs()
+        pids = {trial.metrics["pid"] for _, trial in store.iter_trials(run.id)}
+    assert os.getpid() not in pids  # built and run in Ray's worker processes, not here

@@ -11,6 +11,7 @@ import pytest
 from meta_orchestrator.core.config import load_config
 from meta_orchestrator.core.kinds import build_agent, kind_of
 from meta_orchestrator.errors import ConfigError, MissingDependencyError
+from tests.helpers import import_or_skip
 
 
 def config(**variant: Any) -> dict[str, Any]:
@@ -98,7 +99,9 @@ def test_model_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_local_llm_example_loads_and_points_at_serve_model(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pytest.importorskip("reasoning_gym")
+    import_or_skip(
+        "reasoning_gym", "needs reasoning-gym: pip install 'meta-orchestrator[reasoning-gym]'"
+    )
     example = Path(__file__).resolve().parents[2] / "examples" / "local_llm" / "config.yaml"
     monkeypatch.delenv("MO_LLM_BASE_URL", raising=False)
     monkeypatch.delenv("MO_LLM_MODEL", raising=False)

@@ -3,7 +3,6 @@ gives the generator's own ``score_answer``, and mistakes in either are one probl
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,11 @@ from meta_orchestrator.core.config import SuiteConfig, load_config
 from meta_orchestrator.core.datasets import Sample
 from meta_orchestrator.core.scorers import ScorerError, build_scorer
 from meta_orchestrator.errors import ConfigError
-from tests.helpers import FIXTURES, RunSuite, python_agent
+from tests.helpers import FIXTURES, RunSuite, import_or_skip, python_agent
 
-if not os.environ.get("CI", "").lower() == "true":
-    pytest.importorskip("reasoning_gym", reason="pip install 'meta-orchestrator[reasoning-gym]'")
-
-import reasoning_gym  # noqa: E402 - after the skip
+reasoning_gym = import_or_skip(
+    "reasoning_gym", "needs reasoning-gym: pip install 'meta-orchestrator[reasoning-gym]'"
+)
 
 OPTIONS = {"min_terms": 2, "max_terms": 3, "min_digits": 1, "max_digits": 2}
 

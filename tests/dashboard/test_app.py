@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import time
@@ -93,7 +94,7 @@ def test_finished_run_shows_progress_charts_ranking_and_downloads(open_app, fini
     assert len(_charts(app)) == 2 + 1
     rankings = [d.value for d in app.dataframe if "rank" in d.value.columns]
     assert len(rankings) == 2 and list(rankings[0]["rank"]) == [1, 2, 3]
-    assert {"CI low", "CI high", "success CI", "latency p95 (s)"} <= set(rankings[0].columns)
+    assert {"score 95% CI", "success 95% CI", "latency p95 (s)"} <= set(rankings[0].columns)
     assert [t.label for t in app.tabs][:2] == ["summary.md", "Latency & cost"]
     summary = [m.value for m in app.markdown if "meta-orchestrator run: dash" in m.value]
     assert summary and "<details>" not in summary[0]
@@ -239,3 +240,81 @@ def test_compare_view_shows_the_gate_computation(open_app, finished_store):
     app.selectbox(key="compare_candidate").set_value(finished_store.empty).run()
     _no_traceback(app)
     assert any("cannot be compared" in t for t in texts(app, "warning"))
+
+
+# ------------------------------------------------------------------ tables, log, launch, early stop
+def _early_stopped_store(tmp_path: Path) -> Path:
+    db = tmp_path / "early.db"
+    with StoreWriter(db) as writer:
+        writer.create_run(new_run("early", "early", time.time() - 60, planned=20))
+        writer.upsert_experiment("early", 0, "grid", "mab", "thompson_sampling", ["a", "b"], 20)
+        for i in range(8):
+            writer.add_trial(trial("early", "grid", "ab"[i % 2], i, score=1.0))
+        for i in range(30):
+            writer.add_log("early", "INFO", f"log line {i:02d}")
+        writer.finish_run("early", "completed", "grid: P(best) 0.97 >= 0.95")
+    return db
+
+
+def test_an_early_stopped_run_says_so_with_a_full_bar_and_shows_the_newest_log_first(
+    open_app, tmp_path: Path
+):
+    app = open_app(_early_stopped_store(tmp_path), tmp_path, run="early")
+    _no_traceback(app)
+    (bar,) = app.get("progress")
+    assert bar.proto.value == 100
+    assert bar.proto.text == "stopped early: grid: P(best) 0.97 >= 0.95 (8 of 20 trials)"
+    ranking = next(d.value for d in app.dataframe if "rank" in d.value.columns)
+    # every trial of a and b scored 1.0: no zero-width interval, in the score or the success
+    assert set(ranking["score 95% CI"]) == {"n/a (no variance in 4 trials)"}
+    assert "[100.0%, 100.0%]" not in set(ranking["success 95% CI"])
+    _open_tab(app, "Log")
+    log = next(c.value for c in app.code if "log line" in c.value)
+    assert log.splitlines()[0].endswith("log line 29") and log.splitlines()[-1].endswith("00")
+
+
+def test_tables_give_every_column_room_for_its_full_name(open_app, finished_store):
+    app = open_app(finished_store.db, finished_store.config_dir, run=finished_store.older)
+    _no_traceback(app)
+    tables = [*app.sidebar.dataframe, *app.dataframe]
+    assert len(tables) >= 4  # the run list, two rankings, the tests against the best
+    for table in tables:
+        configs = json.loads(table.proto.columns)
+        for name in table.value.columns:
+            width = configs[str(name)]["width"]
+            assert width >= 8 * len(str(name)) + 28, (name, width)
+
+
+def test_launch_picks_config_yaml_first(open_app, tmp_path: Path):
+    from .helpers import fast_config, write_config
+
+    write_config(tmp_path, fast_config("alpha"), "a_first.yaml")
+    write_config(tmp_path, fast_config("main"), "config.yaml")
+    app = open_app(tmp_path / "none.db", tmp_path, view="Launch")
+    _no_traceback(app)
+    assert app.selectbox(key="launch_file").value == "config.yaml"
+    assert "name: main" in app.text_area(key="launch_text").value
+
+
+def test_the_tests_against_the_best_name_the_test_that_ran(open_app, tmp_path: Path):
+    from meta_orchestrator.hub import run_experiment_suite
+
+    from .helpers import fast_config
+
+    config = fast_config("paired")
+    config["datasets"] = {"syn": {"type": "synthetic", "size": 12}}
+    config["experiments"] = [
+        {"name": "ds", "dataset": "syn", "variants": ["alpha", "beta"], "epochs": 2},
+        {"name": "plain", "variants": ["alpha", "beta"], "trials_per_variant": 12},
+    ]
+    run_id = run_experiment_suite(config, db_path=tmp_path / "p.db")
+    app = open_app(tmp_path / "p.db", tmp_path, run=run_id)
+    _no_traceback(app)
+    tests = [d.value for d in app.dataframe if "test" in d.value.columns]
+    assert [list(t["test"]) for t in tests] == [
+        ["paired t-test on the samples both ran"],
+        ["Welch's t-test"],
+    ]
+    captions = " ".join(texts(app, "caption"))
+    assert "paired t-test on the samples both ran, Holm-corrected" in captions
+    assert "Welch's t-test, Holm-corrected" in captions

@@ -211,3 +211,14 @@ def test_summaries_are_computed_once_in_the_background_and_shared(finished_store
     summaries.start(finished_store.db, newer)
     summaries.start(finished_store.db, replace(newer, trials=newer.trials + 1))  # evicts older
     assert summaries.start(finished_store.db, older) is not first
+
+
+def test_no_leader_while_every_trial_failed():
+    from meta_orchestrator.dashboard.data import ExperimentView
+
+    experiment = ExperimentView("grid")
+    for i in range(4):
+        experiment.add("ab"[i % 2], "error", 0.0)  # failed trials score as nothing achieved
+    assert experiment.leader() is None
+    experiment.add("b", "ok", 1.0)
+    assert experiment.leader() == ("b", pytest.approx(1 / 3))

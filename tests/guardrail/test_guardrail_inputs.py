@@ -14,6 +14,7 @@ from meta_orchestrator.analysis.loaders import load_run
 from meta_orchestrator.cli import main
 from meta_orchestrator.errors import ComparisonError
 from meta_orchestrator.guardrail.inputs import check_gate_inputs
+from meta_orchestrator.hub import run_experiment_suite
 
 SAME = {"a": {"success_rate": 0.9}, "b": {"success_rate": 0.6}}
 
@@ -46,6 +47,31 @@ def test_a_huge_score_makes_the_statistics_infinite_and_the_gate_refuses(make_ru
     assert code == 2
     assert "cannot judge score" in err and "statistics of exp/a are not finite" in err
     assert "SD inf" in err or "SD 1." in err
+
+
+def test_an_agent_costing_1e200_now_and_then_makes_the_gate_refuse(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The issue's case end to end: a variant whose cost is 1e200 in 1 trial of 100, under a
+    negative cost weight. Every trial is valid (finite), the run completes, and the gate says it
+    cannot judge instead of "no significant change"."""
+    (tmp_path / "costly_agent_q.py").write_text(
+        "def run(context):\n"
+        "    return {'success': True, 'cost': 1e200 if context['trial_index'] == 42 else 0.01}\n"
+    )
+    config = {
+        "name": "costly",
+        "seed": 1,
+        "python_path": [str(tmp_path)],
+        "scoring_weights": {"success": 1.0, "cost": -1.0},
+        "variants": {"a": {"type": "python", "agent": "costly_agent_q:run"}},
+        "experiments": [{"name": "exp", "variants": ["a"], "trials_per_variant": 100}],
+    }
+    runs = [
+        run_experiment_suite(config, db_path=tmp_path / "store.db", results_dir=tmp_path)
+        for _ in range(2)
+    ]
+    code, err = _compare(capsys, *runs, "--db", str(tmp_path / "store.db"))
+    assert code == 2
+    assert "the 'score' statistics of exp/a are not finite (mean -1e+198, SD inf)" in err
 
 
 def test_scores_given_as_text_are_refused_not_dropped(make_run, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -101,7 +101,7 @@ def _generator(name: str, options_json: str, seed: int, size: int) -> Any:
 
     try:
         return create_dataset(name, seed=seed, size=size, **json.loads(options_json))
-    except (AssertionError, TypeError, ValueError) as exc:
+    except Exception as exc:  # its config's own checks: asserts, TypeError for a bad value ...
         raise DatasetError(
             f"reasoning_gym {name}: the generator refused its options ({exc or type(exc).__name__})"
         ) from None
@@ -171,7 +171,12 @@ class ReasoningGymSource(DatasetSource):
         }
         for index in range(dataset.size):
             where = f"reasoning_gym {dataset.name} task {index}"
-            entry = tasks[index]
+            try:
+                entry = tasks[index]
+            except Exception as exc:  # a generator that fails on some seeds or options
+                raise DatasetError(
+                    f"{where}: reasoning-gym raised {type(exc).__name__}: {exc}"
+                ) from None
             metadata = _json_safe(entry.get("metadata") or {})
             metadata[METADATA_KEY] = {**origin, "index": index}
             sample = Sample(

@@ -3,15 +3,25 @@
 The program gets the trial context (with the variant's ``params`` under ``"params"``) as one JSON object
 on stdin and prints one JSON result object as the last line of stdout. It runs in its own session,
 so a timeout kills it and everything it started.
+
+A trial ends within its timeout plus ``KILL_GRACE_SECONDS``, whatever the program's children do: after
+the session is killed, any process still holding the program's stdout or stderr (a grandchild that
+left the session with ``setsid``) is found through ``/proc`` and killed too, and the final read of the
+pipes is bounded. On Linux the program also gets SIGKILL if the process running it dies (kill -9 of
+the run, a force-cancelled Ray worker). ``CommandAgent.abort`` kills every program in flight: the
+threads backend calls it on Ctrl-C and at the end of a run, so no program outlives the run.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shlex
 import signal
 import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,6 +49,10 @@ class CommandVariant(StrictModel):
     params: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
+
+
+KILL_GRACE_SECONDS = 1.0  # how long the pipes may stay open after the program was killed
+_PR_SET_PDEATHSIG = 1
 
 
 class CommandFailed(RuntimeError):
@@ -75,6 +89,8 @@ class CommandAgent:
         self.cwd = str((base_dir / variant.cwd).resolve()) if variant.cwd else str(base_dir)
         self.env = {**os.environ, **variant.env}
         self.timeout = timeout
+        self._live: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
         self.display = shown_command(self.command)
 
     def __call__(self, context: dict[str, Any]) -> Any:
@@ -90,28 +106,39 @@ class CommandAgent:
                 cwd=self.cwd,
                 env=self.env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         except OSError as exc:
             raise CommandFailed(f"cannot start command {self.display}: {exc}") from exc
+        with self._lock:
+            self._live.add(proc)
         try:
             stdout, stderr = proc.communicate(payload, timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            _kill(proc)
-            stderr = proc.communicate()[1]  # what it wrote before the timeout is kept
+            stderr = _kill(proc)[1]  # what it wrote before the timeout is kept
             raise CommandTimedOut(
                 f"command {self.display} ran past {self.timeout}s and was killed"
                 + (f"; stderr: {stderr[-2000:].strip()}" if stderr.strip() else "")
             ) from None
         except BaseException:  # Ctrl-C: the program is in its own session and did not get it
             _kill(proc)
-            proc.wait()
             raise
+        finally:
+            with self._lock:
+                self._live.discard(proc)
         if proc.returncode != 0:
             raise CommandFailed(
                 f"command {self.display} exited with code {proc.returncode}; "
                 f"stderr: {stderr[-2000:].strip() or '(empty)'}"
             )
         return _parse_stdout(stdout, stderr)
+
+    def abort(self) -> None:
+        """Kill every program this agent is running now (their trials fail); safe from any thread."""
+        with self._lock:
+            live = list(self._live)
+        for proc in live:
+            _signal_all(proc)
 
 
 def shown_command(command: list[str], width: int = COMMAND_WIDTH) -> str:
@@ -124,7 +151,35 @@ def shown_command(command: list[str], width: int = COMMAND_WIDTH) -> str:
     return repr(text)
 
 
-def _kill(proc: subprocess.Popen[str]) -> None:
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the thread that started it dies (Linux only)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl here: the session kill still applies
+        pass
+
+
+def _kill(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Kill the program, its session and whatever holds its pipes; return what it wrote, reading
+    for at most ``KILL_GRACE_SECONDS`` (a process we could not kill may hold a pipe forever)."""
+    _signal_all(proc)
+    try:
+        stdout, stderr = proc.communicate(timeout=KILL_GRACE_SECONDS)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        stdout, stderr = "", ""
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    try:
+        proc.wait(timeout=KILL_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:  # unkillable (stuck in the kernel): not waited for
+        pass
+    return stdout or "", stderr or ""
+
+
+def _signal_all(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the program's session, then every process still holding its stdout or stderr."""
+    pipes = [_pipe_inode(p) for p in (proc.stdout, proc.stderr)]
     try:
         if hasattr(os, "killpg"):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -132,6 +187,36 @@ def _kill(proc: subprocess.Popen[str]) -> None:
             proc.kill()
     except (ProcessLookupError, PermissionError):  # already gone
         pass
+    for pid in _holders({p for p in pipes if p is not None}):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _pipe_inode(pipe: Any) -> str | None:
+    try:
+        return f"pipe:[{os.fstat(pipe.fileno()).st_ino}]"
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _holders(pipes: set[str]) -> list[int]:
+    """Other processes with one of ``pipes`` open (read from ``/proc``; empty where there is none)."""
+    if not pipes or not os.path.isdir("/proc"):
+        return []
+    me = os.getpid()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            with os.scandir(f"/proc/{entry.name}/fd") as fds:
+                if any(os.readlink(fd.path) in pipes for fd in fds):
+                    found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to look at
+            continue
+    return found
 
 
 def _parse_stdout(stdout: str, stderr: str) -> Any:
