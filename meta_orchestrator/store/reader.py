@@ -26,6 +26,7 @@ from meta_orchestrator.store.connection import connect_for_reading
 EXPORT_COLUMNS = (
     "seq", "experiment", "variant", "trial_index", "seed", "status", "started_at", "ended_at",
     "latency", "score", "success", "cost", "metrics_json", "error", "attempts", "node_id",
+    "sample_id", "epoch", "output_json", "output_truncated", "explanation",
 )  # fmt: skip
 HISTOGRAM_COLUMNS = ("latency", "cost", "score")
 _LATEST = re.compile(r"latest(?:~(\d+))?")
@@ -695,10 +696,12 @@ class RunStore:
     def export_rows(self, run_id: str, limit: int | None = None) -> Iterator[tuple[Any, ...]]:
         """The run's raw trial rows in commit order (``EXPORT_COLUMNS``), at most ``limit``.
 
-        Streamed from a cursor; ``metrics_json`` is left as the stored JSON text.
+        Streamed from a cursor; ``metrics_json`` and ``output_json`` are left as the stored JSON
+        text. A column an older schema lacks (``sample_id``, ``epoch``, ...) comes back as ``None``.
         """
+        columns = ", ".join(c if self._has("trials", c) else f"NULL AS {c}" for c in EXPORT_COLUMNS)
         cursor = self._conn.execute(
-            f"SELECT {', '.join(EXPORT_COLUMNS)} FROM trials WHERE run_id = ? ORDER BY seq LIMIT ?",
+            f"SELECT {columns} FROM trials WHERE run_id = ? ORDER BY seq LIMIT ?",
             (run_id, -1 if limit is None else limit),
         )
         yield from cursor
