@@ -34,6 +34,7 @@ from meta_orchestrator.core.config import (
 from meta_orchestrator.core.datasets import Dataset
 from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.core.paths import results_root, store_path
+from meta_orchestrator.core.processes import ProcessLedger
 from meta_orchestrator.core.scorers import label
 from meta_orchestrator.driver import BudgetGuard, drive
 from meta_orchestrator.errors import ConfigError, RunTerminated, StoreError
@@ -226,8 +227,10 @@ class _Execution:
         status, stop_reasons, error = "failed", [], None
         signals = self.signals
         prints = _PrintsToLog(self.writer, self.run_id)
+        ledger = ProcessLedger.create()  # whatever a worker leaves running dies with the run
         try:
             runner = TrialRunner.from_config(self.suite)
+            runner.ledger = str(ledger.folder)
             backend = create_backend(runner, self.suite.execution_backend)
             log.info(
                 "run %s: %s, %d experiment(s), %d planned trials, backend %s, seed %d",
@@ -264,6 +267,7 @@ class _Execution:
             log.error("run %s failed: %s", self.run_id, error)
             raise
         finally:
+            ledger.kill_all()
             log.info("run %s %s", self.run_id, status)
             log.removeHandler(handler)
             self._close(status, "; ".join(stop_reasons) or None, error)
