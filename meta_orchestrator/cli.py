@@ -3,7 +3,7 @@
 Exit codes: 0 success; 1 the run failed, or some of its trials ended because a model endpoint kept
 failing (``rate_limited`` / ``unavailable``: the results are incomplete), or ``compare`` found a
 significant regression; 2 bad config, bad arguments or bad input; 130 interrupted by Ctrl-C (the
-run can be resumed).
+run can be resumed); 143 stopped by SIGTERM, handled as Ctrl-C (the run can be resumed).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rich.table import Table
 from meta_orchestrator import __version__
 from meta_orchestrator.core.paths import store_path
 from meta_orchestrator.core.trial import TrialResult
-from meta_orchestrator.errors import MetaOrchestratorError
+from meta_orchestrator.errors import MetaOrchestratorError, RunTerminated
 from meta_orchestrator.leaderboard import Leaderboard
 from meta_orchestrator.listener import RunListener
 
@@ -55,15 +55,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MetaOrchestratorError as exc:
         err.print("[bold red]error:[/] " + escape(str(exc)))
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print("interrupted")
-        return EXIT_INTERRUPTED
+        return _interrupted_code(exc)
     except BrokenPipeError:  # `samples --json | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except OSError as exc:  # an unwritable results folder, a full disk: say so, no traceback
         err.print("[bold red]error:[/] " + escape(str(exc)))
         return EXIT_FAILED
+
+
+def _interrupted_code(exc: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM: what a shell reports for a process the signal killed."""
+    return RunTerminated.exit_code if isinstance(exc, RunTerminated) else EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -422,12 +427,12 @@ def _execute(
     try:
         with _stdout_to_stderr():
             run_id = start(listener)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if listener.run_id:
             err.print(f"run {listener.run_id} interrupted; completed trials are kept.")
             err.print(f"continue it with: {_resume_command(listener.run_id, db)}")
             print(listener.run_id)
-        return EXIT_INTERRUPTED
+        return _interrupted_code(exc)
     except MetaOrchestratorError:
         raise
     except Exception as exc:

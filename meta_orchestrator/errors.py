@@ -8,6 +8,9 @@
     ├── RunNotFoundError           a run id, run directory or results file does not exist
     └── ComparisonError            two runs cannot be compared (no trials, no shared variant); exit 2
 
+    KeyboardInterrupt              Ctrl-C (SIGINT) stopped a run; exit code 130
+    └── RunTerminated              SIGTERM stopped a run, handled as Ctrl-C; exit code 143
+
 A failed *trial* is never an exception here: it is recorded as a trial with status ``error`` or
 ``timeout`` and the run goes on.
 """
@@ -71,3 +74,14 @@ class ComparisonError(MetaOrchestratorError):
     """Two runs cannot be compared: no trials, no shared variant, or not a results file."""
 
     exit_code = 2
+
+
+class RunTerminated(KeyboardInterrupt):
+    """SIGTERM (a CI runner's cancel, ``timeout``, ``docker stop``, systemd) stopped a run.
+
+    A ``KeyboardInterrupt``, so every path that handles Ctrl-C (the run marked ``interrupted``,
+    its trials kept, its programs killed, its reports written) handles SIGTERM too; only the exit
+    code differs, 143 (128 + 15) as the shell reports a process killed by SIGTERM.
+    """
+
+    exit_code = 143

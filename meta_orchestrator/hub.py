@@ -2,8 +2,8 @@
 
 It wires config -> orchestrator -> backend -> store: every trial is committed to the SQLite store as
 it completes, and the run's ``results.json``, ``summary.md`` and ``config.yaml`` are written at the end
-(also after a failure or Ctrl-C, from whatever trials were completed), before the run is marked
-finished, so a completed run always has them.
+(also after a failure, Ctrl-C or SIGTERM, from whatever trials were completed), before the run is
+marked finished, so a completed run always has them.
 
 Exactly one process owns a run (``store.ownership``): the one that created it, or the ``resume`` that
 took it over with a compare-and-set; the owner stamps a heartbeat while it runs.
@@ -34,9 +34,10 @@ from meta_orchestrator.core.config import (
 from meta_orchestrator.core.datasets import Dataset
 from meta_orchestrator.core.execution import TrialRunner
 from meta_orchestrator.core.paths import results_root, store_path
+from meta_orchestrator.core.processes import ProcessLedger
 from meta_orchestrator.core.scorers import label
 from meta_orchestrator.driver import BudgetGuard, drive
-from meta_orchestrator.errors import ConfigError, StoreError
+from meta_orchestrator.errors import ConfigError, RunTerminated, StoreError
 from meta_orchestrator.leaderboard import Leaderboard
 from meta_orchestrator.listener import RunListener
 from meta_orchestrator.orchestrators import Orchestrator, create_orchestrator
@@ -67,7 +68,8 @@ def run_experiment_suite(
     ``db_path``, ``results_dir`` and ``seed`` override the config; ``limit`` and ``sample_ids`` run
     fewer samples of every dataset (``run --limit`` / ``--sample``). Raises ``ConfigError`` before
     anything is written if the config or a dataset is invalid; re-raises ``KeyboardInterrupt``
-    after marking the run ``interrupted`` and keeping every completed trial.
+    (``RunTerminated`` for SIGTERM) after marking the run ``interrupted`` and keeping every
+    completed trial.
     """
     suite = _as_config(config)
     if seed is not None:
@@ -216,17 +218,19 @@ class _Execution:
         self.listener = listener or RunListener()
         self.budget = BudgetGuard(suite.budget)
         self.leaderboard = Leaderboard()
-        self.sigint = _SigintWatch()
+        self.signals = _StopSignals()
 
     def run(self, restored: set[str] | None) -> None:
         handler = _StoreLogHandler(self.writer, self.run_id)
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         status, stop_reasons, error = "failed", [], None
-        sigint = self.sigint
+        signals = self.signals
         prints = _PrintsToLog(self.writer, self.run_id)
+        ledger = ProcessLedger.create()  # whatever a worker leaves running dies with the run
         try:
             runner = TrialRunner.from_config(self.suite)
+            runner.ledger = str(ledger.folder)
             backend = create_backend(runner, self.suite.execution_backend)
             log.info(
                 "run %s: %s, %d experiment(s), %d planned trials, backend %s, seed %d",
@@ -237,7 +241,8 @@ class _Execution:
                 backend.describe(),
                 self.suite.seed,
             )
-            with sigint, prints, backend:
+            with signals, prints, backend:
+                signals.reclaim()
                 orchestrators = self._prepare(restored)
                 self._notify_start(orchestrators)
                 for experiment, orchestrator in orchestrators:
@@ -245,21 +250,24 @@ class _Execution:
                     if reason:
                         stop_reasons.append(f"{experiment.name}: {reason}")
             status = "completed"
-        except KeyboardInterrupt:
-            status, error = "interrupted", "interrupted (SIGINT)"
-            log.warning("run %s interrupted; completed trials are kept", self.run_id)
+        except KeyboardInterrupt as exc:
+            status, error = "interrupted", _interrupted_error(exc)
+            log.warning("run %s %s; completed trials are kept", self.run_id, error)
             raise
         except BaseException as exc:
-            if sigint.seen:
-                # A terminal's Ctrl-C reaches the whole process group: Ray's own processes may die
-                # of it first and surface as a Ray error here. It is still the user's interrupt.
-                status, error = "interrupted", "interrupted (SIGINT)"
-                log.warning("run %s interrupted; completed trials are kept", self.run_id)
-                raise KeyboardInterrupt from exc
+            if signals.seen is not None:
+                # A terminal's Ctrl-C (or systemd's SIGTERM) reaches the whole process group: Ray's
+                # own processes may die of it first and surface as a Ray error here. It is still
+                # the user's interrupt.
+                interrupt = signals.interrupt()
+                status, error = "interrupted", _interrupted_error(interrupt)
+                log.warning("run %s %s; completed trials are kept", self.run_id, error)
+                raise interrupt from exc
             error = f"{type(exc).__name__}: {exc}"
             log.error("run %s failed: %s", self.run_id, error)
             raise
         finally:
+            ledger.kill_all()
             log.info("run %s %s", self.run_id, status)
             log.removeHandler(handler)
             self._close(status, "; ".join(stop_reasons) or None, error)
@@ -376,7 +384,7 @@ class _Execution:
         try:
             self._stream(experiment, orchestrator, backend)
         except BaseException as exc:
-            interrupted = isinstance(exc, KeyboardInterrupt) or self.sigint.seen
+            interrupted = isinstance(exc, KeyboardInterrupt) or self.signals.seen is not None
             status = "interrupted" if interrupted else "failed"
             self.writer.set_experiment_status(self.run_id, experiment.name, status)
             raise
@@ -437,33 +445,58 @@ class _Execution:
             log.error("writing the report for %s failed: %s", self.run_id, exc)
 
 
-class _SigintWatch:
-    """Remembers that SIGINT arrived while the run went on; the usual KeyboardInterrupt still follows.
+class _StopSignals:
+    """While a run runs, SIGINT and SIGTERM stop it the same way: a ``KeyboardInterrupt`` in the
+    main thread (``RunTerminated`` for SIGTERM, so the CLI exits 143 rather than 130), and
+    ``seen`` remembers which signal came, for when the interrupt surfaces as another error.
 
-    Only the main thread can install signal handlers; elsewhere this watches nothing.
+    The previous handlers come back on exit. SIGINT still goes through a callable previous handler
+    (Python's own raises ``KeyboardInterrupt``); SIGTERM's previous handler is not called (by
+    default it kills the process, leaving the run ``running``; Ray's calls ``sys.exit``). A signal
+    set to be ignored stays ignored. Only the main thread can install signal handlers: elsewhere
+    (the hub used as a library on a worker thread) this watches nothing.
     """
 
-    def __init__(self) -> None:
-        self.seen = False
-        self._previous: Any = None
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __enter__(self) -> _SigintWatch:
+    def __init__(self) -> None:
+        self.seen: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handle)
+            self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+            self.reclaim()
         return self
 
+    def reclaim(self) -> None:
+        """Install the handlers again: ``ray.init`` replaces SIGTERM's with its own."""
+        for signum in self._previous:
+            signal.signal(signum, self._handle)
+
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
+
+    def interrupt(self) -> KeyboardInterrupt:
+        """The exception that stops the run for the signal seen."""
+        return RunTerminated() if self.seen == signal.SIGTERM else KeyboardInterrupt()
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.seen = True
-        if callable(self._previous):
-            self._previous(signum, frame)
-        elif self._previous != signal.SIG_IGN:
-            raise KeyboardInterrupt
+        self.seen = signum
+        previous = self._previous.get(signum)
+        if previous == signal.SIG_IGN:
+            return
+        if signum == signal.SIGINT and callable(previous):
+            previous(signum, frame)
+            return
+        raise self.interrupt()
+
+
+def _interrupted_error(exc: BaseException) -> str:
+    """The run's ``error`` column when a signal stopped it."""
+    return "interrupted (SIGTERM)" if isinstance(exc, RunTerminated) else "interrupted (SIGINT)"
 
 
 class _PrintsToLog(io.TextIOBase):

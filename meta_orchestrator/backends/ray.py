@@ -47,7 +47,8 @@ back as status ``error`` naming the Ray failure, and the run goes on.
 Executors (``ray_settings.executor``):
 
 * ``"tasks"`` (default): each trial is a Ray task (see ``RayBackend``). ``cancel_all`` force-cancels
-  running tasks, killing their worker processes.
+  running tasks, killing their worker processes; what a killed worker's command programs started
+  is killed when the run ends, through the run's process ledger (``core.processes``).
 * ``"actors"``: a pool of threaded actors (``ActorPool``), each holding the runner once and running
   up to ``trials_per_actor`` trials at once on threads, with ``num_cpus_per_trial x concurrency``
   CPUs. Trials go to the least-loaded actor. Fewer processes compete for the CPU and Ray does less

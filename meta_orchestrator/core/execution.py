@@ -96,6 +96,8 @@ class TrialRunner:
         self.modules = list(modules or [])  # the config's ``modules``: they register agents
         self.experiments = dict(experiments or {})
         self.max_output_bytes = max_output_bytes
+        # The run's process ledger folder (``core.processes``), set by the run before it starts.
+        self.ledger: str | None = None
         self._agents: dict[str, Agent] = {}
         self._scorers: dict[str, tuple[_BuiltScorer, ...]] = {}
         self._lock = threading.Lock()
@@ -335,7 +337,7 @@ class TrialRunner:
         for config in configs:
             kind = _scorer_kind(config)
             try:
-                score = build_scorer(config, self.base_dir, self.timeout)
+                score = build_scorer(config, self.base_dir, self.timeout, self.ledger)
             except Exception as exc:  # e.g. a user scorer whose module fails on this worker
                 message = (
                     f"scorer '{label(config)}' could not be built: {type(exc).__name__}: {exc}"
@@ -354,7 +356,9 @@ class TrialRunner:
                 if agent is None:
                     ensure_on_sys_path(self.python_path)
                     import_modules(self.modules)
-                    agent = build_agent(self.variants[name], self.base_dir, self.timeout)
+                    agent = build_agent(
+                        self.variants[name], self.base_dir, self.timeout, self.ledger
+                    )
                     self._agents[name] = agent
         return agent
 

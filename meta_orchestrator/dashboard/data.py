@@ -338,6 +338,8 @@ def histogram_frame(
 
 
 def trials_csv(store: RunStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
+    """The trials as CSV, one row each (``EXPORT_COLUMNS``): with ``sample_id`` and ``epoch`` a
+    run on a dataset can be joined to its samples; ``output_json`` is the answer's JSON text."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
@@ -346,12 +348,17 @@ def trials_csv(store: RunStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
 
 
 def trials_json(store: RunStore, run_id: str, limit: int = EXPORT_LIMIT) -> str:
-    """A JSON array of trials; ``metrics_json`` is expanded into a ``metrics`` object."""
+    """A JSON array of trials; ``metrics_json`` and ``output_json`` are expanded into ``metrics``
+    and ``output`` (any JSON value, ``null`` when none was stored)."""
     out = io.StringIO()
     out.write("[")
     for i, row in enumerate(store.export_rows(run_id, limit)):
         record = dict(zip(EXPORT_COLUMNS, row, strict=True))
         record["metrics"] = json.loads(record.pop("metrics_json") or "{}")
+        output = record.pop("output_json")
+        record["output"] = None if output is None else json.loads(output)
+        if record["output_truncated"] is not None:
+            record["output_truncated"] = bool(record["output_truncated"])
         out.write(("," if i else "") + "\n" + json.dumps(record, allow_nan=False, default=str))
     out.write("\n]\n")
     return out.getvalue()

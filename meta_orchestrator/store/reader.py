@@ -26,6 +26,7 @@ from meta_orchestrator.store.connection import connect_for_reading
 EXPORT_COLUMNS = (
     "seq", "experiment", "variant", "trial_index", "seed", "status", "started_at", "ended_at",
     "latency", "score", "success", "cost", "metrics_json", "error", "attempts", "node_id",
+    "sample_id", "epoch", "output_json", "output_truncated", "explanation",
 )  # fmt: skip
 HISTOGRAM_COLUMNS = ("latency", "cost", "score")
 _LATEST = re.compile(r"latest(?:~(\d+))?")
@@ -396,21 +397,35 @@ class RunStore:
         ``(sample, epoch)``, so a bandit's unequal counts pair only their shared prefix."""
         if not self._has("trials", "sample_id"):
             return
+        # One sorted scan merged here: a self-join on (sample, epoch) finds no index to use and
+        # would compare every trial of one variant with every trial of the other.
         cursor = self._conn.execute(
             """
-            SELECT a.sample_id, AVG(a.score), AVG(b.score), COUNT(*)
-            FROM trials a JOIN trials b
-              ON b.run_id = a.run_id AND b.experiment = a.experiment AND b.variant = :vb
-             AND b.sample_id = a.sample_id AND b.epoch = a.epoch
-            WHERE a.run_id = :run AND a.experiment = :exp AND a.variant = :va
-              AND a.sample_id IS NOT NULL AND a.score IS NOT NULL AND b.score IS NOT NULL
-            GROUP BY a.sample_id
-            ORDER BY a.sample_id
+            SELECT sample_id, epoch, variant, score FROM trials
+            WHERE run_id = ? AND experiment = ? AND variant IN (?, ?)
+              AND sample_id IS NOT NULL AND score IS NOT NULL
+            ORDER BY sample_id, epoch, variant = ?
             """,
-            {"run": run_id, "exp": experiment, "va": variant_a, "vb": variant_b},
+            (run_id, experiment, variant_a, variant_b, variant_b),
         )
-        for row in cursor:
-            yield str(row[0]), float(row[1]), float(row[2]), int(row[3])
+        sample: str | None = None
+        sum_a = sum_b = 0.0
+        matched = 0
+        pending: tuple[str, int, float] | None = None  # the last row of variant A, awaiting B
+        for sample_id, epoch, variant, score in cursor:
+            if sample_id != sample:
+                if matched:
+                    yield str(sample), sum_a / matched, sum_b / matched, matched
+                sample, sum_a, sum_b, matched, pending = sample_id, 0.0, 0.0, 0, None
+            if variant == variant_a:
+                pending = (sample_id, epoch, float(score))
+            elif pending is not None and pending[:2] == (sample_id, epoch):
+                sum_a += pending[2]
+                sum_b += float(score)
+                matched += 1
+                pending = None
+        if matched:
+            yield str(sample), sum_a / matched, sum_b / matched, matched
 
     # ----------------------------------------------------------------------------------- trials
     def trial_count(self, run_id: str, experiment: str | None = None) -> int:
@@ -681,10 +696,12 @@ class RunStore:
     def export_rows(self, run_id: str, limit: int | None = None) -> Iterator[tuple[Any, ...]]:
         """The run's raw trial rows in commit order (``EXPORT_COLUMNS``), at most ``limit``.
 
-        Streamed from a cursor; ``metrics_json`` is left as the stored JSON text.
+        Streamed from a cursor; ``metrics_json`` and ``output_json`` are left as the stored JSON
+        text. A column an older schema lacks (``sample_id``, ``epoch``, ...) comes back as ``None``.
         """
+        columns = ", ".join(c if self._has("trials", c) else f"NULL AS {c}" for c in EXPORT_COLUMNS)
         cursor = self._conn.execute(
-            f"SELECT {', '.join(EXPORT_COLUMNS)} FROM trials WHERE run_id = ? ORDER BY seq LIMIT ?",
+            f"SELECT {columns} FROM trials WHERE run_id = ? ORDER BY seq LIMIT ?",
             (run_id, -1 if limit is None else limit),
         )
         yield from cursor

@@ -4,13 +4,15 @@ program a run started outlives it, Ctrl-C included, on every backend (issue 13, 
 Before the fix a grandchild that left the session (``setsid sleep 25 &``) held stdout and made a
 2 s trial take 25 s (the read after the kill had no timeout), and Ctrl-C on the threads backend
 left every in-flight program running as an orphan. Real programs, real signals. On the Ray backend
-a worker's programs still outlive a Ctrl-C (its children survive the worker): not fixed yet.
+the programs' children outlived the killed worker until the run's process ledger
+(``core.processes``) killed whatever is left when the run ends.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,9 +28,16 @@ from meta_orchestrator.core.kinds.command import (
     CommandTimedOut,
     CommandVariant,
 )
+from tests.conftest import ray_or_skip
 
 CLI = [sys.executable, "-m", "meta_orchestrator.cli"]
 TIMEOUT = 2.0
+IN_FLIGHT = {
+    "local": 1,
+    "threads": 4,
+    "ray": 2,
+    "ray-actors": 2,
+}  # programs (each with two children) at once
 
 
 def gone(pid: int, within: float = 5.0) -> bool:
@@ -106,9 +115,13 @@ def test_abort_kills_programs_in_flight_from_another_thread(tmp_path: Path) -> N
 
 def write_config(folder: Path, kind: str, pidfile: Path) -> Path:
     script = f"cat >/dev/null; sleep 30 & echo $! >> {pidfile}; setsid sleep 30 & echo $! >> {pidfile}; wait"
-    backend: dict[str, object] = {"type": kind}
+    backend: dict[str, object] = {"type": kind.split("-")[0]}
     if kind != "local":
-        backend["max_in_flight"] = 4
+        backend["max_in_flight"] = IN_FLIGHT[kind]
+    if kind == "ray":  # two workers, each killed under its programs by the force cancel
+        backend["ray_settings"] = {"num_cpus": IN_FLIGHT[kind]}
+    if kind == "ray-actors":  # one actor running both, killed by ``close``
+        backend["ray_settings"] = {"num_cpus": IN_FLIGHT[kind], "executor": "actors"}
     config = {
         "name": f"orphans-{kind}",
         "variants": {"slow": {"type": "command", "command": ["bash", "-c", script]}},
@@ -121,13 +134,15 @@ def write_config(folder: Path, kind: str, pidfile: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["local", "threads"])  # Ray: not yet, see the README
+@pytest.mark.parametrize("kind", ["local", "threads", "ray", "ray-actors"])
 def test_ctrl_c_leaves_no_program_running(
     kind: str, tmp_path: Path, clean_env: dict[str, str]
 ) -> None:
+    if kind.startswith("ray"):
+        ray_or_skip()
     pidfile = tmp_path / "pids"
     config = write_config(tmp_path, kind, pidfile)
-    in_flight = 1 if kind == "local" else 4
+    in_flight = IN_FLIGHT[kind]
     proc = subprocess.Popen(
         [*CLI, "run", "-c", str(config), "--db", str(tmp_path / "r.db"), "--quiet"],
         env=clean_env,
@@ -153,3 +168,26 @@ def test_ctrl_c_leaves_no_program_running(
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     assert orphans == [], f"{len(orphans)} programs outlived the run"
+    if kind.startswith("ray"):  # the private Ray the run started goes with it too
+        assert ray_processes_of(proc.pid) == []
+
+
+def ray_processes_of(driver: int, within: float = 10.0) -> list[str]:
+    """Command lines of live processes of the Ray session driver ``driver`` started (Ray names
+    the session ``session_<date>_<time>_<driver pid>``), polled until none is left."""
+    session = re.compile(rf"session_[0-9_-]+_{driver}\b")
+    deadline = time.monotonic() + within
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():  # a zombie's cmdline is empty: it never matches
+                continue
+            with contextlib.suppress(OSError):
+                argv = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                )
+                if session.search(argv):
+                    found.append(argv[:200])
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)

@@ -40,8 +40,10 @@ __all__ = [
 _FIRST = ("simulated", "python", "command")  # listed first in messages; the rest alphabetically
 
 
-def build_agent(variant: Any, base_dir: Path, timeout: float | None) -> Agent:
-    return kind_of(variant).build(variant, BuildContext(base_dir, timeout))
+def build_agent(
+    variant: Any, base_dir: Path, timeout: float | None, ledger: str | None = None
+) -> Agent:
+    return kind_of(variant).build(variant, BuildContext(base_dir, timeout, ledger))
 
 
 def variant_config_type() -> Any:

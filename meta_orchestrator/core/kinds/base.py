@@ -40,10 +40,12 @@ class TrialTimeout(TimeoutError):
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What a kind needs to build an agent: where relative paths start, and the trial timeout."""
+    """What a kind needs to build an agent: where relative paths start, the trial timeout, and
+    the run's process ledger folder (``core.processes``) where programs it starts are recorded."""
 
     base_dir: Path
     timeout: float | None
+    ledger: str | None = None
 
 
 class VariantKind(ABC):

@@ -9,7 +9,10 @@ the session is killed, any process still holding the program's stdout or stderr 
 left the session with ``setsid``) is found through ``/proc`` and killed too, and the final read of the
 pipes is bounded. On Linux the program also gets SIGKILL if the process running it dies (kill -9 of
 the run, a force-cancelled Ray worker). ``CommandAgent.abort`` kills every program in flight: the
-threads backend calls it on Ctrl-C and at the end of a run, so no program outlives the run.
+threads backend calls it on Ctrl-C and at the end of a run. Where the process running the programs
+may itself be killed (a Ray worker), the run's process ledger (``core.processes``) is the backstop:
+each program is recorded there while it runs and stamped in its environment, and the run kills
+whatever is left when it ends, so no program outlives the run on any backend.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from meta_orchestrator.core.kinds.base import (
     register_kind,
 )
 from meta_orchestrator.core.models import StrictModel
+from meta_orchestrator.core.processes import LEDGER_VARIABLE, ProcessLedger
 from meta_orchestrator.core.scoring import MalformedResult
 
 COMMAND_WIDTH = 80  # how much of a command an error message shows
@@ -70,7 +74,7 @@ class CommandKind(VariantKind):
     enforces_timeout = True
 
     def build(self, variant: CommandVariant, context: BuildContext) -> Agent:
-        return CommandAgent(variant, context.base_dir, context.timeout)
+        return CommandAgent(variant, context.base_dir, context.timeout, context.ledger)
 
     def describe(self, variant: CommandVariant) -> str:
         return " ".join(variant.command)
@@ -83,11 +87,20 @@ class CommandAgent:
     object fails the trial with the program's stderr kept in the error message.
     """
 
-    def __init__(self, variant: CommandVariant, base_dir: Path, timeout: float | None) -> None:
+    def __init__(
+        self,
+        variant: CommandVariant,
+        base_dir: Path,
+        timeout: float | None,
+        ledger: str | None = None,
+    ) -> None:
         self.command = list(variant.command)
         self.params = dict(variant.params)
         self.cwd = str((base_dir / variant.cwd).resolve()) if variant.cwd else str(base_dir)
         self.env = {**os.environ, **variant.env}
+        self.ledger = ProcessLedger(ledger) if ledger is not None else None
+        if ledger is not None:
+            self.env[LEDGER_VARIABLE] = ledger
         self.timeout = timeout
         self._live: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
@@ -112,6 +125,8 @@ class CommandAgent:
             raise CommandFailed(f"cannot start command {self.display}: {exc}") from exc
         with self._lock:
             self._live.add(proc)
+        if self.ledger is not None:
+            self.ledger.record(proc.pid)
         try:
             stdout, stderr = proc.communicate(payload, timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -126,6 +141,8 @@ class CommandAgent:
         finally:
             with self._lock:
                 self._live.discard(proc)
+            if self.ledger is not None:
+                self.ledger.forget(proc.pid)
         if proc.returncode != 0:
             raise CommandFailed(
                 f"command {self.display} exited with code {proc.returncode}; "

@@ -47,8 +47,10 @@ __all__ = [
 _FIRST = ("exact", "includes", "regex", "numeric", "json_match", "python", "command")
 
 
-def build_scorer(scorer: Any, base_dir: Path, timeout: float | None) -> ScoreFn:
-    return scorer_kind(scorer).build(scorer, BuildContext(base_dir, timeout))
+def build_scorer(
+    scorer: Any, base_dir: Path, timeout: float | None, ledger: str | None = None
+) -> ScoreFn:
+    return scorer_kind(scorer).build(scorer, BuildContext(base_dir, timeout, ledger))
 
 
 def scorer_config_type() -> Any:

@@ -58,7 +58,7 @@ class CommandScorerKind(ScorerKind):
             env=scorer.env,
             cwd=scorer.cwd,
         )
-        run = CommandAgent(program, context.base_dir, scorer.timeout_seconds)
+        run = CommandAgent(program, context.base_dir, scorer.timeout_seconds, context.ledger)
         name, declared = label(scorer), list(scorer.metrics)
 
         def score(output: Any, sample: Sample) -> Score:

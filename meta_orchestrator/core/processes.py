@@ -1,0 +1,102 @@
+"""The run's process ledger: every program a run starts is killed when the run ends, on any backend.
+
+A backend that kills its own programs on cancel (local, threads) cannot do so when the process
+running them is gone: a Ray worker killed by a force cancel or by ``ray.shutdown`` leaves its
+programs' children behind (``PR_SET_PDEATHSIG`` reaches only its direct children). So the run owns
+a ledger folder, created by the driver and named in the ``TrialRunner`` that travels to every
+worker: a command agent records each program's session id (its pid, as it starts a new session)
+with the process start time there, and stamps the folder's path into the program's environment,
+which its children inherit. When the run ends, however it ends, ``ProcessLedger.kill_all`` on the
+driver SIGKILLs every session still recorded (the start time guards against a reused pid) and
+every process whose environment carries the stamp (a grandchild that left the session with
+``setsid``). Both work through ``/proc`` and ``os.killpg`` on the driver's host: on a multi-node
+Ray cluster, programs on other nodes are left to the per-trial kill and ``PR_SET_PDEATHSIG``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+LEDGER_VARIABLE = "META_ORCHESTRATOR_RUN_LEDGER"  # the stamp in each program's environment
+
+
+class ProcessLedger:
+    """One run's folder of live program sessions: one file per session, named by its pid."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+
+    @classmethod
+    def create(cls) -> ProcessLedger:
+        """A fresh, private ledger in the temporary folder (``kill_all`` removes it)."""
+        return cls(tempfile.mkdtemp(prefix="meta-orchestrator-procs-"))
+
+    def record(self, pid: int) -> None:
+        """Note that session ``pid`` runs now; a missing folder (another node) is made."""
+        started = _start_time(pid)
+        if started is None:  # already gone
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / str(pid)).write_text(started, encoding="ascii")
+
+    def forget(self, pid: int) -> None:
+        """The program ended and was reaped: nothing to kill for it any more."""
+        with contextlib.suppress(OSError):
+            (self.folder / str(pid)).unlink()
+
+    def kill_all(self) -> int:
+        """SIGKILL every recorded session and every stamped process; remove the ledger.
+
+        Returns how many processes were signalled. Safe to call twice and from any thread.
+        """
+        signalled = 0
+        for entry in sorted(self.folder.glob("[0-9]*")):
+            pid = int(entry.name)
+            with contextlib.suppress(OSError):
+                if _start_time(pid) == entry.read_text(encoding="ascii"):
+                    os.killpg(pid, signal.SIGKILL)
+                    signalled += 1
+        for pid in stamped(str(self.folder)):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                signalled += 1
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return signalled
+
+
+def stamped(folder: str) -> list[int]:
+    """Processes of this host whose environment names ledger ``folder`` (none without ``/proc``)."""
+    if not os.path.isdir("/proc"):
+        return []
+    stamp = f"{LEDGER_VARIABLE}={folder}".encode()
+    me = os.getpid()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                if stamp in handle.read().split(b"\0"):
+                    found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to look at
+            continue
+    return found
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (``/proc``), or its pid elsewhere."""
+    if not os.path.isdir("/proc"):
+        return str(pid)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+__all__ = ["LEDGER_VARIABLE", "ProcessLedger", "stamped"]
