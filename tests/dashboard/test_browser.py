@@ -112,7 +112,7 @@ def test_live_run_launcher_and_compare_in_chromium(served: tuple[str, Path, Path
 
     url, db, tmp_path = served
     cli_config = write_config(
-        tmp_path / "cli", slow_config("watched", latency=0.03, trials_per_variant=100)
+        tmp_path / "cli", slow_config("watched", latency=0.06, trials_per_variant=100)
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
