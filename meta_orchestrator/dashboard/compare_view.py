@@ -16,7 +16,11 @@ import streamlit as st
 
 from meta_orchestrator.analysis.compare import IMPROVEMENT, Comparison, compare_runs
 from meta_orchestrator.analysis.compare_render import comparison_dict, comparison_markdown
-from meta_orchestrator.analysis.formatting import escape_text, format_setting_percent
+from meta_orchestrator.analysis.formatting import (
+    escape_text,
+    format_interval,
+    format_setting_percent,
+)
 from meta_orchestrator.analysis.loaders import run_data_from_store
 from meta_orchestrator.analysis.run_data import RunData
 from meta_orchestrator.dashboard import compare_samples
@@ -122,8 +126,6 @@ def _show(c: Comparison, store: RunStore, baseline: RunRecord, candidate: RunRec
                 "baseline mean": st.column_config.NumberColumn(format="%.4g"),
                 "candidate mean": st.column_config.NumberColumn(format="%.4g"),
                 "difference": st.column_config.NumberColumn(format="%+.4g"),
-                "CI low": st.column_config.NumberColumn(format="%+.4g"),
-                "CI high": st.column_config.NumberColumn(format="%+.4g"),
                 "Hedges' g": st.column_config.NumberColumn(format="%+.2f"),
             },
         ),
@@ -163,8 +165,11 @@ def _rows(c: Comparison) -> pd.DataFrame:
                 "candidate mean": r.candidate_mean,
                 "difference": r.difference,
                 "relative": r.relative_change,
-                "CI low": r.ci_low,
-                "CI high": r.ci_high,
+                # one text cell: an interval without width reads "n/a (no variance ...)", never
+                # as a certain [x, x]
+                f"{format_setting_percent(1 - c.alpha)} CI": format_interval(
+                    r.ci_low, r.ci_high, n=min(r.baseline_trials, r.candidate_trials), digits=4
+                ),
                 _p_column(c): r.p_value,
                 "Holm p": r.p_improvement_holm if r.verdict == IMPROVEMENT else r.p_regression_holm,
                 "Hedges' g": r.effect_size,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from meta_orchestrator.analysis.compare import compare_runs
+from meta_orchestrator.analysis.formatting import format_interval
 from meta_orchestrator.analysis.loaders import run_data_from_store
 from meta_orchestrator.dashboard.data import RunView
 from meta_orchestrator.store import RunStore, StoreWriter
@@ -231,6 +232,10 @@ def test_compare_view_shows_the_gate_computation(open_app, finished_store):
         )
         assert row.difference == pytest.approx(want.difference)
         assert row[table.columns.get_loc("Welch p")] == pytest.approx(want.p_value)
+        n = min(want.baseline_trials, want.candidate_trials)
+        assert row[table.columns.get_loc("95% CI")] == format_interval(
+            want.ci_low, want.ci_high, n=n, digits=4
+        )  # one text cell, so an interval without width is never shown as [x, x]
     shown, other = ("error", "success") if expected.failed else ("success", "error")
     assert any(
         t.startswith("Gate fails" if expected.failed else "Gate passes") for t in texts(app, shown)
