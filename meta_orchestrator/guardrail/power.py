@@ -81,15 +81,9 @@ class Pilot:
         return ok[ok < (self.moments.mean or 0.0)]
 
 
-def pilot_runs(
-    config: SuiteConfig | str | Path, trials: int = DEFAULT_PILOT_TRIALS, seed: int = 7_919
-) -> list[Pilot]:
-    """Run ``trials`` trials of every variant of every enabled experiment, in this process.
-
-    The seeds differ from any benchmark run's (they derive from ``seed`` and a ``pilot/`` prefix),
-    so the pilot is an independent sample of each variant's score distribution. On a dataset the
-    pilot cycles through its samples, so it draws from the same mix of easy and hard ones.
-    """
+def _pilot_runner(config: SuiteConfig | str | Path) -> tuple[SuiteConfig, TrialRunner]:
+    """The suite and a runner for its pilot trials: in this process, without a timeout (a pilot
+    measures score spread, not latency)."""
     suite = config if isinstance(config, SuiteConfig) else load_config(config)
     runner = TrialRunner(
         suite.variants,
@@ -99,6 +93,19 @@ def pilot_runs(
         python_path=suite.resolved_python_path(),
         experiments=experiment_scoring(suite),
     )
+    return suite, runner
+
+
+def pilot_runs(
+    config: SuiteConfig | str | Path, trials: int = DEFAULT_PILOT_TRIALS, seed: int = 7_919
+) -> list[Pilot]:
+    """Run ``trials`` trials of every variant of every enabled experiment, in this process.
+
+    The seeds differ from any benchmark run's (they derive from ``seed`` and a ``pilot/`` prefix),
+    so the pilot is an independent sample of each variant's score distribution. On a dataset the
+    pilot cycles through its samples, so it draws from the same mix of easy and hard ones.
+    """
+    suite, runner = _pilot_runner(config)
     pilots = []
     for experiment in suite.enabled_experiments:
         dataset = suite.dataset(experiment.dataset) if experiment.dataset else None
@@ -366,15 +373,7 @@ def sample_pilot_runs(
 ) -> list[SamplePilot]:
     """Run every variant of every enabled dataset experiment on (up to) ``samples`` of its samples,
     ``epochs`` times each, in this process, with seeds no benchmark run uses."""
-    suite = config if isinstance(config, SuiteConfig) else load_config(config)
-    runner = TrialRunner(
-        suite.variants,
-        suite.scoring_weights,
-        timeout=None,
-        base_dir=suite.base_dir,
-        python_path=suite.resolved_python_path(),
-        experiments=experiment_scoring(suite),
-    )
+    suite, runner = _pilot_runner(config)
     pilots = []
     for experiment in suite.enabled_experiments:
         if experiment.dataset is None:
