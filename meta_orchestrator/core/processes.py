@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 LEDGER_VARIABLE = "META_ORCHESTRATOR_RUN_LEDGER"  # the stamp in each program's environment
@@ -70,23 +71,34 @@ class ProcessLedger:
         return signalled
 
 
-def stamped(folder: str) -> list[int]:
-    """Processes of this host whose environment names ledger ``folder`` (none without ``/proc``)."""
+def other_processes(matches: Callable[[str], bool]) -> list[int]:
+    """Pids of this host's other processes for which ``matches(pid)`` is true, read from ``/proc``
+    (none where there is no ``/proc``); a process that is gone meanwhile, or not ours to look at
+    (``OSError`` in ``matches``), does not match."""
     if not os.path.isdir("/proc"):
         return []
-    stamp = f"{LEDGER_VARIABLE}={folder}".encode()
     me = os.getpid()
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
         try:
-            with open(f"/proc/{entry.name}/environ", "rb") as handle:
-                if stamp in handle.read().split(b"\0"):
-                    found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours to look at
+            if matches(entry.name):
+                found.append(int(entry.name))
+        except OSError:
             continue
     return found
+
+
+def stamped(folder: str) -> list[int]:
+    """Processes of this host whose environment names ledger ``folder`` (none without ``/proc``)."""
+    stamp = f"{LEDGER_VARIABLE}={folder}".encode()
+
+    def carries_stamp(pid: str) -> bool:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return stamp in handle.read().split(b"\0")
+
+    return other_processes(carries_stamp)
 
 
 def _start_time(pid: int) -> str | None:

@@ -38,7 +38,7 @@ from meta_orchestrator.core.kinds.base import (
     register_kind,
 )
 from meta_orchestrator.core.models import StrictModel
-from meta_orchestrator.core.processes import LEDGER_VARIABLE, ProcessLedger
+from meta_orchestrator.core.processes import LEDGER_VARIABLE, ProcessLedger, other_processes
 from meta_orchestrator.core.scoring import MalformedResult
 
 COMMAND_WIDTH = 80  # how much of a command an error message shows
@@ -220,20 +220,14 @@ def _pipe_inode(pipe: Any) -> str | None:
 
 def _holders(pipes: set[str]) -> list[int]:
     """Other processes with one of ``pipes`` open (read from ``/proc``; empty where there is none)."""
-    if not pipes or not os.path.isdir("/proc"):
+    if not pipes:
         return []
-    me = os.getpid()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            with os.scandir(f"/proc/{entry.name}/fd") as fds:
-                if any(os.readlink(fd.path) in pipes for fd in fds):
-                    found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours to look at
-            continue
-    return found
+
+    def holds_pipe(pid: str) -> bool:
+        with os.scandir(f"/proc/{pid}/fd") as fds:
+            return any(os.readlink(fd.path) in pipes for fd in fds)
+
+    return other_processes(holds_pipe)
 
 
 def _parse_stdout(stdout: str, stderr: str) -> Any:
