@@ -30,7 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from meta_orchestrator.core.config import STRATEGY_NAMES, ExperimentConfig, MabSettings
 from meta_orchestrator.core.running import RunningMoments
@@ -301,8 +301,16 @@ def _beta_tail(leader: RunningMoments, other: RunningMoments) -> float:
     integrating density(A) * P(B >= x) over [0, 1] (exact to ~1e-12, even in far tails)."""
     a1, b1 = 1 + leader.mean * leader.n, 1 + leader.n - leader.mean * leader.n
     a2, b2 = 1 + other.mean * other.n, 1 + other.n - other.mean * other.n
+    log_norm = special.betaln(a1, b1)
+
+    def integrand(x: float) -> float:
+        # scipy.special's ufuncs, not stats.beta.pdf/sf: the same values at ~1/100 of the cost
+        # (the frozen-distribution machinery dominated a bandit's run, 0.16 s per look)
+        log_density = special.xlogy(a1 - 1, x) + special.xlog1py(b1 - 1, -x) - log_norm
+        return math.exp(log_density) * special.betaincc(a2, b2, x)
+
     value, _ = integrate.quad(
-        lambda x: stats.beta.pdf(x, a1, b1) * stats.beta.sf(x, a2, b2),
+        integrand,
         0.0,
         1.0,
         epsabs=1e-13,
