@@ -248,6 +248,11 @@ class Summaries:
                 self._futures.popitem(last=False)
             return future
 
+    def close(self) -> None:
+        """Wait for the summaries under way and stop the workers (the dashboard's own instance
+        lives as long as its server; a test's is closed)."""
+        self._pool.shutdown(wait=True)
+
 
 def _summarize(db: Path, run_id: str) -> RunSummary:
     with RunStore(db) as store:

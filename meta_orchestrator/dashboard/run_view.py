@@ -52,6 +52,7 @@ TEST_NAMES = {"welch": "Welch's t-test", "paired": "paired t-test on the samples
 def sidebar_browser(store: RunStore) -> str | None:
     """Past runs newest first, filtered; returns the selected run id (``None`` if there is none)."""
     records = store.list_runs()
+    _start_summary(store, records, st.session_state.get("run_id"))
     runs = run_table(records, _leaders(store, records))
     if runs.empty:
         st.sidebar.info("No runs in this store yet.")
@@ -81,6 +82,20 @@ def sidebar_browser(store: RunStore) -> str | None:
     return selected
 
 
+def _start_summary(store: RunStore, records: list[RunRecord], wanted: str | None) -> None:
+    """Start the summary of the run the page is about to show, if it is finished, before the
+    sidebar scans every run for its leader: on a first open the two then overlap instead of
+    queueing (``render_run`` gets the same future back from ``SUMMARIES``)."""
+    record = next((r for r in records if r.id == wanted), None)
+    if record is not None and _finished(record):
+        SUMMARIES.start(store.path, record)
+
+
+def _finished(record: RunRecord) -> bool:
+    """A run whose trials no longer change while the page shows it, and that has some."""
+    return bool(record.trials) and not (record.status == "running" and not process_gone(record))
+
+
 def _picked() -> None:
     st.session_state["run_id"] = st.session_state["run_pick"]
 
@@ -102,7 +117,7 @@ def render_run(store: RunStore, run_id: str, settings: Settings) -> None:
     _stop_button(store, record)
     live = record.status == "running" and not process_gone(record)
     summary = None
-    if not live and record.trials:
+    if _finished(record):
         summary = SUMMARIES.start(settings.db, record)  # computed while the charts are drawn
     panel = st.fragment(run_every=REFRESH_SECONDS if live else None)(_run_panel)
     panel(settings.db, run_id, live, summary)

@@ -13,7 +13,7 @@ import pytest
 from meta_orchestrator.analysis.compare import compare_runs
 from meta_orchestrator.analysis.formatting import format_interval
 from meta_orchestrator.analysis.loaders import run_data_from_store
-from meta_orchestrator.dashboard.data import RunView
+from meta_orchestrator.dashboard.data import RunView, Summaries
 from meta_orchestrator.store import RunStore, StoreWriter
 
 from .helpers import HOSTILE, SCRIPT_LOG, metric, new_run, texts, trial
@@ -119,6 +119,36 @@ def _open_tab(app, label: str) -> None:  # type: ignore[no-untyped-def]
 
 def _charts(app) -> list:  # type: ignore[no-untyped-def]
     return list(app.get("vega_lite_chart"))
+
+
+def test_a_finished_run_s_summary_starts_before_the_sidebar_ranks_every_run(
+    open_app, finished_store, monkeypatch: pytest.MonkeyPatch
+):
+    """On a first open the summary (the slow part) overlaps the sidebar's leader scan of every
+    run instead of queueing behind it; the page then uses that same future."""
+    from meta_orchestrator.dashboard import run_view
+
+    summaries = Summaries()
+    monkeypatch.setattr(run_view, "SUMMARIES", summaries)
+    with RunStore(finished_store.db) as store:
+        record = store.get_run(finished_store.newer)
+    key = (str(finished_store.db), record.id, record.trials, record.status)
+    started_before_leaders: list[bool] = []
+    leaders = run_view._leaders
+
+    def leaders_after_the_summary_started(store, records):  # type: ignore[no-untyped-def]
+        started_before_leaders.append(key in summaries._futures)
+        return leaders(store, records)
+
+    monkeypatch.setattr(run_view, "_leaders", leaders_after_the_summary_started)
+    try:
+        app = open_app(finished_store.db, finished_store.config_dir, run=finished_store.newer)
+        _no_traceback(app)
+        assert started_before_leaders == [True]
+        assert list(summaries._futures) == [key]  # render_run got the same future back
+        assert metric(app, "Trials done") == f"{record.trials:,}"
+    finally:
+        summaries.close()
 
 
 def test_failed_and_zero_trial_runs_explain_themselves(open_app, finished_store):
