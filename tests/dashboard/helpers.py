@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.store import NewRun
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT_LOG = "<script>alert('log')</script> **bold** [link](javascript:alert(1))"
 
@@ -53,6 +54,32 @@ def slow_config(
     for variant in config["variants"].values():
         variant["latency_mean"] = latency
     return config
+
+
+def qa_config(
+    name: str, seed: int, samples: list[dict[str, Any]], experiment: str
+) -> dict[str, Any]:
+    """A run over an inline dataset with the target exposed, two epochs, exact scoring: 'right'
+    answers with the target (passes), 'echo' with the whole sample (fails)."""
+    return {
+        "name": name,
+        "seed": seed,
+        "python_path": [str(FIXTURES)],
+        "variants": {
+            "right": {"type": "python", "agent": "sample_agents:peeker"},
+            "echo": {"type": "python", "agent": "sample_agents:echo_sample"},
+        },
+        "datasets": {"qa": {"type": "inline", "samples": samples, "expose_target": True}},
+        "experiments": [
+            {
+                "name": experiment,
+                "variants": ["right", "echo"],
+                "dataset": "qa",
+                "epochs": 2,
+                "scorers": [{"type": "exact"}],
+            }
+        ],
+    }
 
 
 def write_config(folder: Path, config: dict[str, Any], filename: str | None = None) -> Path:

@@ -16,9 +16,7 @@ from meta_orchestrator.dashboard.data import trials_csv, trials_json
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.store import RunStore
 
-from .helpers import write_config
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+from .helpers import qa_config, write_config
 
 
 @pytest.fixture(scope="module")
@@ -26,25 +24,7 @@ def dataset_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """'right' answers with the target (passes), 'echo' with the whole sample (fails)."""
     root = tmp_path_factory.mktemp("exports")
     samples = [{"id": f"q{i}", "input": f"question {i}", "target": f"answer {i}"} for i in range(3)]
-    config = {
-        "name": "exports",
-        "seed": 5,
-        "python_path": [str(FIXTURES)],
-        "variants": {
-            "right": {"type": "python", "agent": "sample_agents:peeker"},
-            "echo": {"type": "python", "agent": "sample_agents:echo_sample"},
-        },
-        "datasets": {"qa": {"type": "inline", "samples": samples, "expose_target": True}},
-        "experiments": [
-            {
-                "name": "qa",
-                "variants": ["right", "echo"],
-                "dataset": "qa",
-                "epochs": 2,
-                "scorers": [{"type": "exact"}],
-            }
-        ],
-    }
+    config = qa_config("exports", 5, samples, "qa")
     path = write_config(root / "configs", config)
     run_id = run_experiment_suite(path, db_path=root / "runs.db", results_dir=root / "results")
     return root / "runs.db", run_id

@@ -13,40 +13,20 @@ from meta_orchestrator.dashboard.samples_data import sample_grid, sample_trials
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.store import RunStore
 
-from .helpers import write_config
+from .helpers import qa_config, write_config
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SCRIPT = "<script>alert('input')</script>"
 IMAGE = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
 def sampled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    """'right' answers with the target, 'echo' with the whole sample (always wrong), and
-    'half' like 'right' on even samples only: so samples differ in difficulty."""
+    """8 samples whose inputs and targets look like HTML; the variants of ``qa_config``."""
     root = tmp_path_factory.mktemp("samples-view")
     samples = [
         {"id": f"s{i}", "input": f"{SCRIPT} #{i}", "target": f"{IMAGE} {i}"} for i in range(8)
     ]
-    config = {
-        "name": "sampled",
-        "seed": 3,
-        "python_path": [str(FIXTURES)],
-        "variants": {
-            "right": {"type": "python", "agent": "sample_agents:peeker"},
-            "echo": {"type": "python", "agent": "sample_agents:echo_sample"},
-        },
-        "datasets": {"qa": {"type": "inline", "samples": samples, "expose_target": True}},
-        "experiments": [
-            {
-                "name": "qa-run",
-                "variants": ["right", "echo"],
-                "dataset": "qa",
-                "epochs": 2,
-                "scorers": [{"type": "exact"}],
-            }
-        ],
-    }
+    config = qa_config("sampled", 3, samples, "qa-run")
     path = write_config(root / "configs", config)
     run_id = run_experiment_suite(path, db_path=root / "runs.db", results_dir=root / "results")
     return root / "runs.db", root / "configs", run_id
