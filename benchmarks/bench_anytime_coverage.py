@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from rates import wilson_share
 from scipy import stats
 
 from meta_orchestrator.core.confseq import sequence_bands
@@ -77,11 +78,6 @@ def naive_band(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return means - half, means + half
 
 
-def wilson(hits: int, total: int) -> str:
-    ci = stats.binomtest(hits, total).proportion_ci(0.95, method="wilson")
-    return f"{hits / total:.1%} [{ci.low:.1%}, {ci.high:.1%}]"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=2000)
@@ -112,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         last = (n_low[:, -1] <= truth) & (truth <= n_high[:, -1])
         width = np.mean(a_high[:, -1] - a_low[:, -1]) / np.mean(n_high[:, -1] - n_low[:, -1])
         print(
-            f"| {name} | {wilson(int(anytime.sum()), args.runs)} | "
-            f"{wilson(int(naive.sum()), args.runs)} | {wilson(int(last.sum()), args.runs)} | "
+            f"| {name} | {wilson_share(int(anytime.sum()), args.runs)} | "
+            f"{wilson_share(int(naive.sum()), args.runs)} | {wilson_share(int(last.sum()), args.runs)} | "
             f"{width:.2f}x |"
         )
         verdicts.append((name, anytime.mean(), naive.mean()))

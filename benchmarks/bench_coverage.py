@@ -19,7 +19,8 @@ import sys
 import time
 
 import numpy as np
-from scipy import special, stats
+from rates import exact_share
+from scipy import special
 
 from meta_orchestrator.analysis.clustered import clustered_mean_from_sums
 from meta_orchestrator.analysis.stats import mean_ci
@@ -55,11 +56,6 @@ def coverage(
     return clustered_hits, naive_hits, float(np.mean(effects)) if effects else float("nan")
 
 
-def _share(hits: int, runs: int) -> str:
-    ci = stats.binomtest(hits, runs).proportion_ci(0.95)
-    return f"{100 * hits / runs:.1f}% [{100 * ci.low:.1f}, {100 * ci.high:.1f}]"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=2000)
@@ -85,7 +81,9 @@ def main() -> int:
         c, n, effect = coverage(
             args.success_rate, args.difficulty_sd, args.samples, epochs, args.runs, rng
         )
-        print(f"| {epochs} | {_share(c, args.runs)} | {_share(n, args.runs)} | {effect:.2f} |")
+        print(
+            f"| {epochs} | {exact_share(c, args.runs)} | {exact_share(n, args.runs)} | {effect:.2f} |"
+        )
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from rates import wilson_share
 
 from meta_orchestrator.core.config import load_config
 from meta_orchestrator.core.trial import TrialResult, TrialSpec
@@ -144,11 +144,6 @@ def one_run(scenario: Scenario, rule: str, trials: int, seed: int) -> tuple[str 
     return reason.split("'")[1], orchestrator.done
 
 
-def wilson(count: int, total: int) -> str:
-    ci = stats.binomtest(count, total).proportion_ci(0.95, method="wilson")
-    return f"{count / total:.1%} [{ci.low:.1%}, {ci.high:.1%}]"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1000)
@@ -169,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                 wrong += winner is not None and winner not in scenario.best()
                 used += done
             print(
-                f"| {scenario.name} | {rule} | {wilson(stops, args.runs)} | "
-                f"{wilson(wrong, args.runs)} | ≤ {PROMISED:.0%} | {used / args.runs:,.0f} |"
+                f"| {scenario.name} | {rule} | {wilson_share(stops, args.runs)} | "
+                f"{wilson_share(wrong, args.runs)} | ≤ {PROMISED:.0%} | {used / args.runs:,.0f} |"
             )
             verdicts.append((scenario.name, rule, wrong / args.runs))
     print()

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from rates import exact_share
 from scipy import optimize, special, stats
 
 from meta_orchestrator.analysis.compare import compare_runs
@@ -136,9 +137,7 @@ def cross_check(base: np.ndarray, cand: np.ndarray, rejected: np.ndarray, alpha:
 
 
 def rate(x: np.ndarray) -> str:
-    hits, n = int(x.sum()), x.size
-    ci = stats.binomtest(hits, n).proportion_ci(0.95)
-    return f"{100 * hits / n:.1f}% [{100 * ci.low:.1f}, {100 * ci.high:.1f}]"
+    return exact_share(int(x.sum()), x.size)
 
 
 def required(
