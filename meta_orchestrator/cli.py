@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_CONFIG = "config.yaml"
 DB_HELP = "the run store (default: $META_ORCHESTRATOR_DB, else ./results/meta_orchestrator.db)"
+RECORDED_RESULTS_HELP = (
+    "where <run_id>/ goes (default: the folder the run recorded when it started)"
+)
 RUN_DB_HELP = (
     "the run store (default: $META_ORCHESTRATOR_DB, else the config's storage.db, "
     "else ./results/meta_orchestrator.db)"
@@ -119,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument(
         "--results-dir",
         metavar="DIR",
-        help="where <run_id>/ goes (default: the folder the run recorded when it started)",
+        help=RECORDED_RESULTS_HELP,
     )
     resume.add_argument(
         "--quiet",
@@ -151,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--results-dir",
         metavar="DIR",
-        help="where <run_id>/ goes (default: the folder the run recorded when it started)",
+        help=RECORDED_RESULTS_HELP,
     )
     report.set_defaults(handler=_report)
 
