@@ -53,15 +53,17 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 VARIANTS = {"careful_planner": 0.85, "fast_guesser": 0.55, "balanced": 0.78, "flaky_tool_user": 0.8}
 BIG_RUN, LIVE_RUN = "bench-100k", "bench-live"
-FIRST_VIEW_CHARTS = 3  # score over time of both experiments, the bandit's choices
-ALL_CHARTS = 7  # and, in the "Latency & cost" tab, latency and cost of each experiment
-LIVE_GOAL, RENDER_GOAL = 2.0, 3.0
+FIRST_VIEW_IMAGES = 2  # the Overview's score over time of both experiments (server-drawn SVG)
+ALL_CHARTS = 7  # the Charts view: both scores, the bandit's choices, latency and cost of each
+LIVE_GOAL, OPEN_GOAL, VIEW_GOAL = 2.0, 2.0, 3.0
 
 RENDERED = """
 (expected) => {
   const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
   if (charts.length < expected.charts) return false;
   if (!charts.every(c => c.querySelector('.mark-line path, .mark-rect path'))) return false;
+  const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
+  if (images.length < expected.images || !images.every(i => i.complete && i.naturalWidth)) return false;
   if (document.querySelectorAll('[data-testid="stDataFrame"]').length < expected.tables) return false;
   if (expected.text && !document.body.innerText.includes(expected.text)) return false;
   return [...document.querySelectorAll('[data-testid="stMetricValue"]')]
@@ -175,22 +177,25 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 # ------------------------------------------------------------------------------- measurements
 def measure_render(browser: Any, url: str, trials: int) -> tuple[float, float]:
-    """Seconds to the complete first view, then to the histograms after opening their tab."""
+    """Seconds to the complete first view (the Overview), then to the Charts view's Vega charts
+    after picking it."""
     page = browser.new_page(viewport={"width": 1400, "height": 5000})  # every chart on screen
-    # the sidebar's run list, two rankings, two best-vs-others tables; summary.md (the open tab)
-    expected = {"charts": FIRST_VIEW_CHARTS, "tables": 5, "trials": f"{trials:,}",
-                "text": "meta-orchestrator run: big"}  # fmt: skip
+    # the sidebar's run list, two rankings, two best-vs-others tables, two score charts
+    expected = {"charts": 0, "images": FIRST_VIEW_IMAGES, "tables": 5, "trials": f"{trials:,}",
+                "text": ""}  # fmt: skip
     started = time.perf_counter()
     page.goto(f"{url}/?token={TOKEN}&run={BIG_RUN}", wait_until="commit")
     page.wait_for_function(RENDERED, arg=expected, polling="raf", timeout=60_000)
     first_view = time.perf_counter() - started
     started = time.perf_counter()
-    page.get_by_role("tab", name="Latency & cost").click()
-    expected = {**expected, "charts": ALL_CHARTS, "text": ""}
+    page.locator('[data-testid="stMain"] [data-testid="stRadio"] label').filter(
+        has_text="Charts"
+    ).click()
+    expected = {**expected, "charts": ALL_CHARTS, "images": 0, "tables": 1}
     page.wait_for_function(RENDERED, arg=expected, polling="raf", timeout=60_000)
-    histograms = time.perf_counter() - started
+    charts_view = time.perf_counter() - started
     page.close()
-    return first_view, histograms
+    return first_view, charts_view
 
 
 def measure_floor(browser: Any, url: str) -> float:
@@ -227,13 +232,15 @@ def measure_live(
 
 
 # ------------------------------------------------------------------------------------ reporting
-def row(name: str, values: list[float], goal: float) -> str:
+def row(name: str, values: list[float], goal: float, on: str = "max") -> str:
+    """One table row; the verdict compares the ``on`` statistic (max or median) with ``goal``."""
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
-    verdict = "ok" if max(values) <= goal else "over"
+    judged = max(values) if on == "max" else statistics.median(values)
+    verdict = "ok" if judged <= goal else "over"
     return (
         f"| {name:<44} | {len(values):>3} | {statistics.median(values):6.2f} s | {p95:6.2f} s "
-        f"| {max(values):6.2f} s | ≤ {goal:g} s ({verdict}) |"
+        f"| {max(values):6.2f} s | {on} ≤ {goal:g} s ({verdict}) |"
     )
 
 
@@ -319,10 +326,10 @@ def report(trials: int, results: dict[str, list[float]], floor: list[float]) -> 
     )
     print(row("live: trial commit → visible", results["commit"], LIVE_GOAL))
     print(row("live: trial completed → visible", results["completed"], LIVE_GOAL))
-    print(row(f"{trials:,}-trial run: first open", results["first"], RENDER_GOAL))
-    print(row(f"{trials:,}-trial run: reopen", results["reopen"], RENDER_GOAL))
-    print(row("then open the 'Latency & cost' tab", results["tab"], RENDER_GOAL))
-    print(row("reference: a one-metric Streamlit page", floor, RENDER_GOAL))
+    print(row(f"{trials:,}-trial run: first open", results["first"], OPEN_GOAL, "median"))
+    print(row(f"{trials:,}-trial run: reopen", results["reopen"], OPEN_GOAL, "median"))
+    print(row("then open the 'Charts' view (7 Vega charts)", results["tab"], VIEW_GOAL))
+    print(row("reference: a one-metric Streamlit page", floor, OPEN_GOAL, "median"))
     load = os.getloadavg()
     print(f"\nload average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}")
 

@@ -45,7 +45,7 @@ def score_over_time(
     """
     x = {"field": "trials", "type": "quantitative", "title": "trials completed in the experiment"}
     color = _color(variants or series["variant"].unique().tolist())
-    y_scale = {"domain": _score_domain(series), "zero": False}
+    y_scale = {"domain": score_domain(series), "zero": False}
     spec = {
         "height": HEIGHT,
         "layer": [
@@ -94,7 +94,7 @@ def score_over_time(
     return _with_data(spec, series)
 
 
-def _score_domain(series: pd.DataFrame) -> list[float]:
+def score_domain(series: pd.DataFrame) -> list[float]:
     """Fit the means and the settled part of the bands; early, very wide bands are clipped."""
     settled = series[series["n"] >= SETTLED_TRIALS]
     values = pd.concat([series["mean"], settled["low"], settled["high"]]).dropna()

@@ -25,11 +25,12 @@ from meta_orchestrator.analysis.summary import (
     RunSummary,
     run_leader,
 )
-from meta_orchestrator.dashboard import anytime_view, charts, launcher, samples_view
+from meta_orchestrator.dashboard import anytime_view, charts, launcher, samples_view, static_chart
 from meta_orchestrator.dashboard.common import Settings, fitted_columns, formatted, shown_errors
 from meta_orchestrator.dashboard.data import (
     EXPORT_LIMIT,
     LOG_TAIL,
+    ExperimentView,
     RunView,
     Summaries,
     filter_runs,
@@ -111,18 +112,24 @@ def _leader(_store: RunStore, db: str, run_id: str, trials: int, status: str) ->
 
 # ---------------------------------------------------------------------------------- one run
 def render_run(store: RunStore, run_id: str, settings: Settings) -> None:
+    """A live (or trial-less) run as one panel refreshed every second; a finished one as views.
+
+    A finished run opens on its **Overview** (progress, and per experiment the score chart as a
+    server-drawn picture and the ranking with the tests against the best) and draws nothing else
+    until another view is picked: ``st.tabs`` would send and draw every tab, and Vega's first
+    chart alone costs the browser about a second (``static_chart``).
+    """
     record = store.get_run(run_id)
     _header(record)
     _status_notes(record)
     _stop_button(store, record)
-    live = record.status == "running" and not process_gone(record)
-    summary = None
-    if _finished(record):
-        summary = SUMMARIES.start(settings.db, record)  # computed while the charts are drawn
-    panel = st.fragment(run_every=REFRESH_SECONDS if live else None)(_run_panel)
-    panel(settings.db, run_id, live, summary)
-    if summary is not None:
-        _finished_tabs(store, record, summary.result())
+    if not _finished(record):
+        live = record.status == "running" and not process_gone(record)
+        panel = st.fragment(run_every=REFRESH_SECONDS if live else None)(_run_panel)
+        panel(settings.db, run_id, live)
+        return
+    summary = SUMMARIES.start(settings.db, record)  # computed while the progress is drawn
+    _finished_run(store, record, summary)
 
 
 def _header(record: RunRecord) -> None:
@@ -165,12 +172,11 @@ def _stop_button(store: RunStore, record: RunRecord) -> None:
         st.toast("Stop requested: the run finishes its current trial and is marked interrupted.")
 
 
-# ------------------------------------------------------------------------ live / finished panel
-def _run_panel(db: Path, run_id: str, live: bool, summary: Future[RunSummary] | None) -> None:
+# ---------------------------------------------------------------------------------- live panel
+def _run_panel(db: Path, run_id: str, live: bool) -> None:
     """Progress and, per experiment, charts and ranking; while ``live`` also the log tail.
 
-    As a fragment it re-runs every second while ``live``, reading only the new trials. A finished
-    run ranks its variants from ``summary`` (intervals, latency quantiles, tests against the best).
+    As a fragment it re-runs every second while ``live``, reading only the new trials.
     """
     with shown_errors("Reading the run"), RunStore(db) as store:
         record = store.get_run(run_id)
@@ -183,9 +189,10 @@ def _run_panel(db: Path, run_id: str, live: bool, summary: Future[RunSummary] | 
         if live and not view.trials:
             st.info("The run has started; waiting for its first trial…")
         for experiment in experiments:
-            _experiment_panel(
-                experiment, view, summary, anytime_view.bands(store, record, experiment)
-            )
+            state = _experiment_header(experiment, view)
+            if state is not None:
+                _interactive_charts(experiment, view, anytime_view.bands(store, record, experiment))
+                _live_ranking(view, experiment.name)
         if live:
             with st.expander(f"Log (last {LOG_TAIL} lines)", expanded=True):
                 _log_tail(store, run_id)
@@ -260,12 +267,8 @@ def _progress_bar(record: RunRecord, done: int, fraction: float) -> tuple[float,
     return fraction, f"{format_percent(fraction)} of the planned trials"
 
 
-def _experiment_panel(
-    experiment: ExperimentRecord,
-    view: RunView,
-    summary: Future[RunSummary] | None,
-    anytime: anytime_view.Bands | None = None,
-) -> None:
+def _experiment_header(experiment: ExperimentRecord, view: RunView) -> ExperimentView | None:
+    """The experiment's heading and counts; its state, or ``None`` while it has no trials."""
     kind = experiment.orchestrator + (f" ({experiment.strategy})" if experiment.strategy else "")
     state = view.experiments.get(experiment.name)
     done = state.trials if state else 0
@@ -276,7 +279,15 @@ def _experiment_panel(
     )
     if state is None or not state.trials:
         st.caption("No trials yet.")
-        return
+        return None
+    return state
+
+
+def _interactive_charts(
+    experiment: ExperimentRecord, view: RunView, anytime: anytime_view.Bands | None
+) -> None:
+    """The score over time (Vega, with tooltips) and, for a bandit, how often it chose each."""
+    state = view.experiments[experiment.name]
     variants = _variant_names(experiment, state.variants)
     is_bandit = experiment.orchestrator == "mab"
     left, right = st.columns([3, 2]) if is_bandit else (st.container(), None)
@@ -289,24 +300,21 @@ def _experiment_panel(
             st.vega_lite_chart(charts.score_over_time(series, variants, band), width="stretch")
             anytime_view.caption(anytime)
     if right is not None:
-        choices = view.choice_frame(experiment.name)
         with right:
-            spec = charts.choice_distribution(choices, variants)
+            spec = charts.choice_distribution(view.choice_frame(experiment.name), variants)
             st.vega_lite_chart(spec, width="stretch")
-    if summary is not None:
-        ranked = {e.name: e for e in summary.result().experiments}
-        if experiment.name in ranked:
-            _ranking(ranked[experiment.name])
-    else:
-        live = _with_interval(view.ranking_frame(experiment.name))
-        st.dataframe(
-            live,
-            hide_index=True,
-            width="stretch",
-            column_config=fitted_columns(
-                live, {"mean score": st.column_config.NumberColumn(format="%.3f")}
-            ),
-        )
+
+
+def _live_ranking(view: RunView, experiment: str) -> None:
+    live = _with_interval(view.ranking_frame(experiment))
+    st.dataframe(
+        live,
+        hide_index=True,
+        width="stretch",
+        column_config=fitted_columns(
+            live, {"mean score": st.column_config.NumberColumn(format="%.3f")}
+        ),
+    )
 
 
 def _with_interval(frame: pd.DataFrame) -> pd.DataFrame:
@@ -328,39 +336,96 @@ def _variant_names(experiment: ExperimentRecord, seen: Iterable[str]) -> list[st
 
 
 # -------------------------------------------------------------------------- finished run only
-def _finished_tabs(store: RunStore, record: RunRecord, summary: RunSummary) -> None:
-    """Details of a finished run. Only the open tab is computed and drawn (lazy tabs), so the
-    histograms cost nothing until asked for: a finished run's page opens faster."""
-    names = ["summary.md", "Latency & cost", "Config snapshot", "Log", "Download trials"]
-    sampled = samples_view.with_datasets(store.experiments(record.id))
+OVERVIEW, CHARTS, SAMPLES = "Overview", "Charts", "Samples"
+SECTIONS = [OVERVIEW, CHARTS, "summary.md", "Config snapshot", "Log", "Download trials"]
+
+
+def _finished_run(store: RunStore, record: RunRecord, summary: Future[RunSummary]) -> None:
+    """Progress, then the one view the user picked: only that view is computed and sent."""
+    view = _view_state(store, record)
+    _progress(record, view)
+    experiments = store.experiments(record.id)
+    sampled = samples_view.with_datasets(experiments)
+    section = _section_picker(sampled)
+    if section == OVERVIEW:
+        _overview(store, record, view, experiments, summary.result())
+    elif section == CHARTS:
+        _charts(store, record, view, experiments, summary.result())
+    elif section == SAMPLES:
+        samples_view.render_samples(store, record, sampled)
+    elif section == "summary.md":
+        markdown = render_summary_markdown(summary.result())
+        st.download_button(
+            "Download summary.md", markdown, f"{record.id}-summary.md", "text/markdown"
+        )
+        st.markdown(_without_html_details(markdown))
+    elif section == "Config snapshot":
+        st.code(record.config_yaml, language="yaml")
+    elif section == "Log":
+        _log_tail(store, record.id)
+    else:
+        _downloads(store.path, record)
+
+
+def _section_picker(sampled: list[ExperimentRecord]) -> str:
+    """The views of a finished run, as one row of radio buttons kept in the session (the pick
+    survives switching runs; a view this run lacks, Samples, falls back to the Overview)."""
+    names = list(SECTIONS)
     if sampled:
-        names.insert(1, "Samples")
-    tabs = dict(zip(names, st.tabs(names, key="run_tabs", on_change="rerun"), strict=True))
-    if sampled:
-        with tabs["Samples"]:
-            if tabs["Samples"].open:
-                samples_view.render_samples(store, record, sampled)
-    with tabs["Latency & cost"]:
-        if tabs["Latency & cost"].open:
-            for experiment in summary.experiments:
-                if experiment.trials:
-                    _distributions(store, record, experiment)
-    with tabs["summary.md"]:
-        if tabs["summary.md"].open:
-            markdown = render_summary_markdown(summary)
-            st.download_button(
-                "Download summary.md", markdown, f"{record.id}-summary.md", "text/markdown"
-            )
-            st.markdown(_without_html_details(markdown))
-    with tabs["Config snapshot"]:
-        if tabs["Config snapshot"].open:
-            st.code(record.config_yaml, language="yaml")
-    with tabs["Log"]:
-        if tabs["Log"].open:
-            _log_tail(store, record.id)
-    with tabs["Download trials"]:
-        if tabs["Download trials"].open:
-            _downloads(store.path, record)
+        names.insert(2, SAMPLES)
+    if st.session_state.get("run_section") not in names:
+        st.session_state["run_section"] = OVERVIEW
+    picked = st.radio(
+        "View of the run", names, key="run_section", horizontal=True, label_visibility="collapsed"
+    )
+    return str(picked)
+
+
+def _overview(
+    store: RunStore,
+    record: RunRecord,
+    view: RunView,
+    experiments: list[ExperimentRecord],
+    summary: RunSummary,
+) -> None:
+    """Per experiment: the score chart as a picture, the ranking and the tests against the best."""
+    ranked = {e.name: e for e in summary.experiments}
+    for experiment in experiments:
+        state = _experiment_header(experiment, view)
+        if state is None:
+            continue
+        anytime = anytime_view.bands(store, record, experiment)
+        series = view.series_frame(experiment.name) if anytime is None else anytime.frame
+        if series.empty:
+            st.caption("No scored trial yet (every trial so far failed).")
+        else:
+            band = anytime_view.LABEL if anytime is not None else "95% CI"
+            variants = _variant_names(experiment, state.variants)
+            st.image(static_chart.score_over_time_svg(series, variants, band), width="stretch")
+            anytime_view.caption(anytime)
+        if experiment.name in ranked:
+            _ranking(ranked[experiment.name])
+    st.caption(
+        "**Charts** has these charts with tooltips, the bandit's choices and the latency and "
+        "cost histograms."
+    )
+
+
+def _charts(
+    store: RunStore,
+    record: RunRecord,
+    view: RunView,
+    experiments: list[ExperimentRecord],
+    summary: RunSummary,
+) -> None:
+    """Per experiment the interactive score chart, the bandit's choices and the histograms."""
+    distributions = {e.name: e for e in summary.experiments if e.trials}
+    for experiment in experiments:
+        if _experiment_header(experiment, view) is None:
+            continue
+        _interactive_charts(experiment, view, anytime_view.bands(store, record, experiment))
+        if experiment.name in distributions:
+            _distributions(store, record, distributions[experiment.name])
 
 
 def _without_html_details(markdown: str) -> str:
@@ -454,7 +519,6 @@ def _difference_interval(low: float | None, high: float | None) -> str:
 
 
 def _distributions(store: RunStore, record: RunRecord, experiment: ExperimentSummary) -> None:
-    st.markdown(f"**{escape_text(experiment.name)}**")
     left, right = st.columns(2)
     for column, metric, title in (
         (left, "latency", "latency (s)"),

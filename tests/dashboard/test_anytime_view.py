@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import time
@@ -66,7 +67,13 @@ def test_unbounded_scores_keep_the_fixed_interval_and_say_so(open_app, finished_
     # The finished store weights cost (-2), which has no upper bound.
     app = open_app(finished_store.db, finished_store.config_dir, run=finished_store.older)
     assert not app.exception
+    pictures = [
+        base64.b64decode(url.split(",", 1)[1]).decode() for i in app.image for url in i.value
+    ]
+    assert pictures and all("running mean score (95% CI)" in svg for svg in pictures)
+    assert any("fixed-sample 95% t intervals" in t for t in texts(app, "caption"))
+    app.radio(key="run_section").set_value("Charts").run()  # the same chart, interactive
+    assert not app.exception
     assert _score_chart(app)["layer"][1]["encoding"]["y"]["title"] == (
         "running mean score (95% CI)"
     )
-    assert any("fixed-sample 95% t intervals" in t for t in texts(app, "caption"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import sqlite3
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -91,30 +93,59 @@ def test_finished_run_shows_progress_charts_ranking_and_downloads(open_app, fini
                        for a in store.variant_aggregates(finished_store.older, e))  # fmt: skip
     assert metric(app, "Errors") == str(failures)
     assert metric(app, "Leader") in {"alpha", "beta", "gamma"}
-    # score over time for both experiments and the bandit's choices; summary.md is the open tab
-    assert len(_charts(app)) == 2 + 1
+    # the Overview: each experiment's score chart as a picture, no Vega chart, and the rankings
+    assert app.radio(key="run_section").value == "Overview"
+    assert app.radio(key="run_section").options[:3] == ["Overview", "Charts", "summary.md"]
+    pictures = _pictures(app)
+    assert len(pictures) == 2 and not _charts(app)
+    assert all({"alpha", "beta", "gamma"} <= set(_legend(svg)) for svg in pictures)
     rankings = [d.value for d in app.dataframe if "rank" in d.value.columns]
     assert len(rankings) == 2 and list(rankings[0]["rank"]) == [1, 2, 3]
     assert {"score 95% CI", "success 95% CI", "latency p95 (s)"} <= set(rankings[0].columns)
-    assert [t.label for t in app.tabs][:2] == ["summary.md", "Latency & cost"]
+    assert not any("meta-orchestrator run: dash" in m.value for m in app.markdown)  # not sent
+
+    _open(app, "Charts")  # score over time of both experiments, the bandit's choices, histograms
+    assert len(_charts(app)) == 2 + 1 + 2 * 2 and not _pictures(app)
+    _open(app, "summary.md")
     summary = [m.value for m in app.markdown if "meta-orchestrator run: dash" in m.value]
     assert summary and "<details>" not in summary[0]
-
-    _open_tab(app, "Latency & cost")
-    assert len(_charts(app)) == 2 + 1 + 2 * 2  # latency and cost for each experiment
-    assert not any("meta-orchestrator run: dash" in m.value for m in app.markdown)  # lazy
-    _open_tab(app, "Config snapshot")
+    assert not _charts(app) and not any("rank" in d.value.columns for d in app.dataframe)
+    _open(app, "Config snapshot")
     assert any("experiments:" in c.value for c in app.code)
-    _open_tab(app, "Log")
+    _open(app, "Log")
     assert any("experiment grid finished" in c.value for c in app.code)
-    _open_tab(app, "Download trials")
+    _open(app, "Download trials")
     assert [b.label for b in app.get("download_button")] == ["Trials as CSV", "Trials as JSON"]
 
 
-def _open_tab(app, label: str) -> None:  # type: ignore[no-untyped-def]
-    app.session_state["run_tabs"] = label
-    app.run()
+def test_the_picked_view_is_kept_when_another_run_is_shown(open_app, finished_store):
+    app = open_app(finished_store.db, finished_store.config_dir, run=finished_store.older)
+    _open(app, "Log")
+    app.sidebar.selectbox(key="run_pick").set_value(finished_store.newer).run()
     _no_traceback(app)
+    assert app.radio(key="run_section").value == "Log"
+    assert any("experiment grid finished" in c.value for c in app.code)
+
+
+def _open(app, label: str) -> None:  # type: ignore[no-untyped-def]
+    app.radio(key="run_section").set_value(label).run()
+    _no_traceback(app)
+
+
+def _pictures(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """The SVG text of every picture on the page (``st.image`` sends them as data URLs)."""
+    prefix = "data:image/svg+xml;base64,"
+    urls = [url for image in app.image for url in image.value]
+    assert all(url.startswith(prefix) for url in urls), urls
+    return [base64.b64decode(url.removeprefix(prefix)).decode() for url in urls]
+
+
+def _legend(svg: str) -> list[str]:
+    """The variant names a score picture's legend shows, read back as XML."""
+    root = ElementTree.fromstring(svg)
+    texts = root.iter("{http://www.w3.org/2000/svg}text")
+    return [t.find("{http://www.w3.org/2000/svg}title").text or "" for t in texts
+            if t.find("{http://www.w3.org/2000/svg}title") is not None]  # fmt: skip
 
 
 def _charts(app) -> list:  # type: ignore[no-untyped-def]
@@ -175,10 +206,14 @@ def test_names_and_log_lines_are_shown_as_text_never_as_html(open_app, finished_
     _assert_inert(app)
     ranking = next(d.value for d in app.dataframe if "rank" in d.value.columns)
     assert HOSTILE in set(ranking["variant"])  # shown verbatim, as data
-    assert any(HOSTILE in m.value for m in app.markdown)  # summary.md, the open tab
-    _open_tab(app, "Log")
+    (picture,) = _pictures(app)
+    assert HOSTILE in _legend(picture) and "<img" not in picture  # escaped in the SVG
+    _open(app, "summary.md")
+    _assert_inert(app)
+    assert any(HOSTILE in m.value for m in app.markdown)
+    _open(app, "Log")
     assert any(SCRIPT_LOG in c.value for c in app.code)  # the log tail is a code block
-    _open_tab(app, "Latency & cost")
+    _open(app, "Charts")
     _assert_inert(app)
 
 
@@ -303,7 +338,7 @@ def test_an_early_stopped_run_says_so_with_a_full_bar_and_shows_the_newest_log_f
     # every trial of a and b scored 1.0: no zero-width interval, in the score or the success
     assert set(ranking["score 95% CI"]) == {"n/a (no variance in 4 trials)"}
     assert "[100.0%, 100.0%]" not in set(ranking["success 95% CI"])
-    _open_tab(app, "Log")
+    _open(app, "Log")
     log = next(c.value for c in app.code if "log line" in c.value)
     assert log.splitlines()[0].endswith("log line 29") and log.splitlines()[-1].endswith("00")
 

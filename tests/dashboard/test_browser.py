@@ -133,13 +133,33 @@ def test_live_run_launcher_and_compare_in_chromium(served: tuple[str, Path, Path
             assert run.wait(timeout=120) == 0, run.stdout.read() if run.stdout else ""
         finally:
             stop_process_group(run, signal.SIGINT)
-        page.get_by_role("tab", name="summary.md").wait_for()  # redrawn as a finished run
-        assert _trials_done(page) == "360"
-        _full_screenshot(page, ARTIFACTS / "2-finished-run.png")
+        _finished_views(page)
 
         _launch_and_stop(page, db)
         _compare(page, db)
         browser.close()
+
+
+def _finished_views(page) -> None:  # type: ignore[no-untyped-def]
+    """Redrawn as a finished run: the Overview's two score pictures and rankings, no Vega chart
+    until the Charts view is picked; then the interactive charts, drawn."""
+    main = page.locator('[data-testid="stMain"]')
+    main.locator('[data-testid="stRadio"]').get_by_text("summary.md").wait_for()
+    assert _trials_done(page) == "360"
+    page.wait_for_function(
+        """() => { const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
+                   return images.length === 2 && images.every(i => i.complete && i.naturalWidth); }"""
+    )
+    assert main.locator('[data-testid="stVegaLiteChart"]').count() == 0
+    assert main.locator('[data-testid="stDataFrame"]').count() == 4  # rankings, tests vs best
+    _full_screenshot(page, ARTIFACTS / "2-finished-run.png")
+    main.locator('[data-testid="stRadio"] label').filter(has_text="Charts").click()
+    charts = main.locator('[data-testid="stVegaLiteChart"]')
+    charts.nth(6).wait_for()  # both scores, the bandit's choices, latency and cost of each
+    for i in range(7):
+        charts.nth(i).locator("svg .mark-line path, svg .mark-rect path").first.wait_for()
+    assert page.locator('[data-testid="stImage"]').count() == 0
+    _full_screenshot(page, ARTIFACTS / "2b-finished-run-charts.png")
 
 
 def _full_screenshot(page, path: Path) -> None:  # type: ignore[no-untyped-def]

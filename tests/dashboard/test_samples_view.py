@@ -1,4 +1,4 @@
-"""The Samples tab: heatmap, disagreements and the sample page, on a real run over a dataset,
+"""The Samples view: heatmap, disagreements and the sample page, on a real run over a dataset,
 with sample inputs, targets and outputs that look like HTML shown as text."""
 
 from __future__ import annotations
@@ -58,13 +58,12 @@ def test_grid_ranks_samples_and_finds_disagreements(sampled_run: tuple[Path, Pat
     assert echo["explanation"]  # the exact scorer says why it failed
 
 
-def test_samples_tab_shows_every_view_as_text(open_app, sampled_run) -> None:
+def test_samples_view_shows_every_part_as_text(open_app, sampled_run) -> None:
     db, config_dir, run_id = sampled_run
     app = open_app(db, config_dir, run=run_id)
     assert not app.exception, [e.value for e in app.exception]
-    assert [t.label for t in app.tabs][:2] == ["summary.md", "Samples"]
-    app.session_state["run_tabs"] = "Samples"
-    app.run()
+    assert app.radio(key="run_section").options[:3] == ["Overview", "Charts", "Samples"]
+    app.radio(key="run_section").set_value("Samples").run()
     assert not app.exception, [e.value for e in app.exception]
     heatmaps = [json.loads(c.proto.spec) for c in app.get("vega_lite_chart")]
     assert any(s.get("mark", {}).get("type") == "rect" for s in heatmaps)
