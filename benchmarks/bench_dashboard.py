@@ -11,14 +11,15 @@ Chromium (``/usr/bin/chromium``) with Playwright.
   metric shows the new count (checked in the page on every animation frame). "commit → visible"
   starts when ``flush()`` returns (the trial is committed); "completed → visible" adds one trial
   without flushing, so it also includes the writer's batching (commits at most 100 ms after a trial).
-* **Scale** (goal: at most 3 s). A finished run of ``--trials`` trials (two experiments, four
-  variants, a bandit, 2% errors) is written with ``StoreWriter``. The clock runs from navigating to
-  ``?run=<id>`` until the page shows the trial count, both score-over-time charts and the bandit's
-  choices drawn, the ranking and best-vs-others tables, and summary.md (the open tab). "first open"
-  is the first view of the run after a server start (the server process is warm, its caches for the
-  run are not; one sample per start); "reopen" loads it again in a new session (cached). The
-  latency and cost histograms live in a lazy tab: "open the tab" times clicking it until its four
-  charts are drawn.
+* **Scale** (goal: a median of at most 2 s, issue #12 item 17). A finished run of ``--trials``
+  trials (two experiments, four variants, a bandit, 2% errors) is written with ``StoreWriter``.
+  The clock runs from navigating to ``?run=<id>`` until the page shows the run's first view, its
+  Overview: the trial count, both experiments' score charts (server-drawn SVG pictures, loaded),
+  the ranking and best-vs-others tables and the sidebar's run list. "first open" is the first view
+  of the run after a server start (the server process is warm, its caches for the run are not;
+  one sample per start); "reopen" loads it again in a new browser context (cached on the server,
+  nothing cached in the browser). "open the 'Charts' view" times picking it until its seven Vega
+  charts are drawn (both scores, the bandit's choices, latency and cost of each experiment).
 * **Reference.** A Streamlit page with one title and one metric, served and loaded the same way:
   what any Streamlit page costs on this machine (frontend boot, websocket, first script run), to
   read the other rows against on a busy or slow box.
