@@ -241,7 +241,7 @@ def row(name: str, values: list[float], goal: float, on: str = "max") -> str:
     verdict = "ok" if judged <= goal else "over"
     return (
         f"| {name:<44} | {len(values):>3} | {statistics.median(values):6.2f} s | {p95:6.2f} s "
-        f"| {max(values):6.2f} s | {on} ≤ {goal:g} s ({verdict}) |"
+        f"| {max(values):6.2f} s | {f'{on} ≤ {goal:g} s ({verdict})':<22} |"
     )
 
 
@@ -320,10 +320,10 @@ def report(trials: int, results: dict[str, list[float]], floor: list[float]) -> 
         f"\nDashboard in headless Chromium ({os.cpu_count()} CPUs, Python {sys.version.split()[0]})\n"
     )
     print(
-        "| measurement                                  |   n |   median |      p95 |      max | goal              |"
+        "| measurement                                  |   n |   median |      p95 |      max | goal                   |"
     )
     print(
-        "|----------------------------------------------|----:|---------:|---------:|---------:|-------------------|"
+        "|----------------------------------------------|----:|---------:|---------:|---------:|------------------------|"
     )
     print(row("live: trial commit → visible", results["commit"], LIVE_GOAL))
     print(row("live: trial completed → visible", results["completed"], LIVE_GOAL))
