@@ -292,17 +292,26 @@ def _interactive_charts(
     is_bandit = experiment.orchestrator == "mab"
     left, right = st.columns([3, 2]) if is_bandit else (st.container(), None)
     with left:
-        series = view.series_frame(experiment.name) if anytime is None else anytime.frame
+        series, band = _score_series(view, experiment.name, anytime)
         if series.empty:
             st.caption("No scored trial yet (every trial so far failed).")
         else:
-            band = anytime_view.LABEL if anytime is not None else "95% CI"
             st.vega_lite_chart(charts.score_over_time(series, variants, band), width="stretch")
             anytime_view.caption(anytime)
     if right is not None:
         with right:
             spec = charts.choice_distribution(view.choice_frame(experiment.name), variants)
             st.vega_lite_chart(spec, width="stretch")
+
+
+def _score_series(
+    view: RunView, experiment: str, anytime: anytime_view.Bands | None
+) -> tuple[pd.DataFrame, str]:
+    """The score chart's points and the name of its band: anytime-valid when the scores are
+    bounded, else the fixed-sample interval (the same for the picture and the Vega chart)."""
+    if anytime is None:
+        return view.series_frame(experiment), "95% CI"
+    return anytime.frame, anytime_view.LABEL
 
 
 def _live_ranking(view: RunView, experiment: str) -> None:
@@ -343,6 +352,7 @@ SECTIONS = [OVERVIEW, CHARTS, "summary.md", "Config snapshot", "Log", "Download 
 def _finished_run(store: RunStore, record: RunRecord, summary: Future[RunSummary]) -> None:
     """Progress, then the one view the user picked: only that view is computed and sent."""
     view = _view_state(store, record)
+    view.update(store)  # nothing new unless a dead run's last trials landed after its bootstrap
     _progress(record, view)
     experiments = store.experiments(record.id)
     sampled = samples_view.with_datasets(experiments)
@@ -395,11 +405,10 @@ def _overview(
         if state is None:
             continue
         anytime = anytime_view.bands(store, record, experiment)
-        series = view.series_frame(experiment.name) if anytime is None else anytime.frame
+        series, band = _score_series(view, experiment.name, anytime)
         if series.empty:
             st.caption("No scored trial yet (every trial so far failed).")
         else:
-            band = anytime_view.LABEL if anytime is not None else "95% CI"
             variants = _variant_names(experiment, state.variants)
             st.image(static_chart.score_over_time_svg(series, variants, band), width="stretch")
             anytime_view.caption(anytime)
