@@ -146,19 +146,23 @@ def _finished_views(page) -> None:  # type: ignore[no-untyped-def]
     main = page.locator('[data-testid="stMain"]')
     main.locator('[data-testid="stRadio"]').get_by_text("summary.md").wait_for()
     assert _trials_done(page) == "360"
+    # the live panel's elements stay until the finished page's script run ends, then go
     page.wait_for_function(
-        """() => { const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
-                   return images.length === 2 && images.every(i => i.complete && i.naturalWidth); }"""
-    )
-    assert main.locator('[data-testid="stVegaLiteChart"]').count() == 0
-    assert main.locator('[data-testid="stDataFrame"]').count() == 4  # rankings, tests vs best
+        """() => { const main = document.querySelector('[data-testid="stMain"]');
+                   const images = [...main.querySelectorAll('[data-testid="stImage"] img')];
+                   return images.length === 2 && images.every(i => i.complete && i.naturalWidth)
+                     && !main.querySelector('[data-testid="stVegaLiteChart"]')
+                     && main.querySelectorAll('[data-testid="stDataFrame"]').length === 4; }"""
+    )  # two score pictures, two rankings and two tables of tests against the best, no Vega
     _full_screenshot(page, ARTIFACTS / "2-finished-run.png")
     main.locator('[data-testid="stRadio"] label').filter(has_text="Charts").click()
     charts = main.locator('[data-testid="stVegaLiteChart"]')
     charts.nth(6).wait_for()  # both scores, the bandit's choices, latency and cost of each
     for i in range(7):
         charts.nth(i).locator("svg .mark-line path, svg .mark-rect path").first.wait_for()
-    assert page.locator('[data-testid="stImage"]').count() == 0
+    page.wait_for_function(  # the Overview's pictures go once the view's script run ends
+        """() => !document.querySelector('[data-testid="stMain"] [data-testid="stImage"]')"""
+    )
     _full_screenshot(page, ARTIFACTS / "2b-finished-run-charts.png")
 
 
