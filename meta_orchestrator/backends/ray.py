@@ -46,22 +46,22 @@ back as status ``error`` naming the Ray failure, and the run goes on.
 
 Executors (``ray_settings.executor``):
 
-* ``"tasks"`` (default): each trial is a Ray task (see ``RayBackend``). ``cancel_all`` force-cancels
-  running tasks, killing their worker processes; what a killed worker's command programs started
-  is killed when the run ends, through the run's process ledger (``core.processes``).
+* ``"tasks"`` (default): each trial is a Ray task (see ``RayBackend``). ``cancel_all`` drops the
+  pending trials without ``ray.cancel`` (which can abort the driver, see ``cancel_all``); the
+  workers end with the run's Ray (``close``), and what their command programs started is killed
+  when the run ends, through the run's process ledger (``core.processes``).
 * ``"actors"``: a pool of threaded actors (``ActorPool``), each holding the runner once and running
   up to ``trials_per_actor`` trials at once on threads, with ``num_cpus_per_trial x concurrency``
   CPUs. Trials go to the least-loaded actor. Fewer processes compete for the CPU and Ray does less
   per trial, which matters when many I/O-bound trials share few cores. A killed actor is restarted
   and the trials it was running are retried (``max_task_retries``), all of them: Ray cannot tell
   which trial killed the process, so a trial that kills its worker also spends its neighbours'
-  retries. Ray cannot force-cancel a running threaded actor task: ``cancel_all`` cancels queued
-  trials and drops every result, but trials already running go on until they return or hit the
-  trial timeout (``trial.timeout_seconds``), holding their actor's slot meanwhile. ``close`` kills
-  the pool's actors. The pool's processes start with each run (about half a second per actor on
-  a busy 2-core machine, before the first trial), where tasks reuse the idle workers a running Ray
-  keeps: short runs on a warm cluster favour tasks, long runs and runs that start their own Ray
-  favour actors (``benchmarks/bench_parallel_efficiency.py``).
+  retries. ``cancel_all`` drops every result, but trials already sent to an actor go on until
+  they return or hit the trial timeout (``trial.timeout_seconds``), holding their actor's slot
+  meanwhile. ``close`` kills the pool's actors. The pool's processes start with each run (about
+  half a second per actor on a busy 2-core machine, before the first trial), where tasks reuse
+  the idle workers a running Ray keeps: short runs on a warm cluster favour tasks, long runs and
+  runs that start their own Ray favour actors (``benchmarks/bench_parallel_efficiency.py``).
 """
 
 from __future__ import annotations
@@ -259,14 +259,19 @@ class RayBackend(Backend):
         return self._ready.popleft() if self._ready else None
 
     def cancel_all(self) -> None:
+        """Drop every pending trial; running tasks are left to finish, never ``ray.cancel``-ed.
+
+        ``ray.cancel`` on a task whose reply is arriving at that moment aborts the driver inside
+        Ray (``Check failed: it != submissible_tasks_.end()``, ray-project/ray#54846 and the
+        fixes after it): the process dies with exit code 1, unrecorded, leaving its Ray behind.
+        The race is rare, but a Ctrl-C of 30 ms trials met it in CI. So nothing is cancelled
+        here: the results of running tasks are ignored, each task still ends at its
+        trial timeout, and ``close`` ends them all — ``ray.shutdown`` stops a private Ray's
+        workers, and a driver leaving a cluster ends its job, whose workers Ray kills; the
+        run's process ledger then kills whatever their programs started.
+        """
         if self._pool is not None:
             self._pool.cancel_all()
-        elif self._ray is not None:
-            for ref in self._pending:
-                try:
-                    self._ray.cancel(ref, force=True)
-                except Exception:  # already finished, or Ray is going away
-                    pass
         self._buffer.clear()
         self._pending.clear()
         self._in_tasks = 0
@@ -378,12 +383,8 @@ class ActorPool:
             self._load[slot] -= count
 
     def cancel_all(self) -> None:
-        """Cancel queued calls; running ones cannot be interrupted (see the module docstring)."""
-        for ref in self._owner:
-            try:
-                self._ray.cancel(ref)
-            except Exception:  # already finished, or Ray is going away
-                pass
+        """Forget every call, without ``ray.cancel`` (see ``RayBackend.cancel_all``): queued and
+        running calls finish on their actors, and ``close`` kills the actors."""
         self._owner.clear()
         self._load = [0] * len(self._load)
 

@@ -1,7 +1,7 @@
 """The run's process ledger: every program a run starts is killed when the run ends, on any backend.
 
 A backend that kills its own programs on cancel (local, threads) cannot do so when the process
-running them is gone: a Ray worker killed by a force cancel or by ``ray.shutdown`` leaves its
+running them is gone: a Ray worker killed by ``ray.shutdown`` (or by anything else) leaves its
 programs' children behind (``PR_SET_PDEATHSIG`` reaches only its direct children). So the run owns
 a ledger folder, created by the driver and named in the ``TrialRunner`` that travels to every
 worker: a command agent records each program's session id (its pid, as it starts a new session)

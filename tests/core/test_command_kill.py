@@ -118,7 +118,7 @@ def write_config(folder: Path, kind: str, pidfile: Path) -> Path:
     backend: dict[str, object] = {"type": kind.split("-")[0]}
     if kind != "local":
         backend["max_in_flight"] = IN_FLIGHT[kind]
-    if kind == "ray":  # two workers, each killed under its programs by the force cancel
+    if kind == "ray":  # two workers, each killed under its programs by ray.shutdown
         backend["ray_settings"] = {"num_cpus": IN_FLIGHT[kind]}
     if kind == "ray-actors":  # one actor running both, killed by ``close``
         backend["ray_settings"] = {"num_cpus": IN_FLIGHT[kind], "executor": "actors"}

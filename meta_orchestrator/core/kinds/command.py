@@ -8,7 +8,7 @@ A trial ends within its timeout plus ``KILL_GRACE_SECONDS``, whatever the progra
 the session is killed, any process still holding the program's stdout or stderr (a grandchild that
 left the session with ``setsid``) is found through ``/proc`` and killed too, and the final read of the
 pipes is bounded. On Linux the program also gets SIGKILL if the process running it dies (kill -9 of
-the run, a force-cancelled Ray worker). ``CommandAgent.abort`` kills every program in flight: the
+the run, a Ray worker killed with its Ray). ``CommandAgent.abort`` kills every program in flight: the
 threads backend calls it on Ctrl-C and at the end of a run. Where the process running the programs
 may itself be killed (a Ray worker), the run's process ledger (``core.processes``) is the backstop:
 each program is recorded there while it runs and stamped in its environment, and the run kills
