@@ -1,7 +1,7 @@
 """Reading the run store from any process, while a run is being written or after it ended.
 
 Nothing here loads a whole run into memory: trials stream from a cursor, per-variant statistics are
-SQL aggregates, and quantiles are read with ``ORDER BY ... LIMIT 1 OFFSET k``.
+SQL aggregates, and a variant's latency quantiles come from one sort in SQLite.
 """
 
 from __future__ import annotations
