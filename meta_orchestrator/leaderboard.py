@@ -20,7 +20,10 @@ class Leaderboard:
     def add(self, result: TrialResult) -> None:
         self.total += 1
         self.current_experiment = result.experiment
-        stats = self._scores.setdefault((result.experiment, result.variant), RunningMoments())
+        key = (result.experiment, result.variant)
+        stats = self._scores.get(key)
+        if stats is None:  # not ``setdefault``: that would build an accumulator for every trial
+            stats = self._scores[key] = RunningMoments()
         if not result.ok:  # failed trials have a (failure) score: count them by status
             self.errors += 1
         if result.score is not None:

@@ -8,9 +8,9 @@ verdicts on ``run_data.RunData``, which ``loaders.load_run`` reads and ``compare
 Markdown and JSON. ``formatting`` shows user text, p-values, percentages and durations one way on
 every surface.
 
-The names below are imported on first use, as in the root package: the statistics load scipy.stats
-(about a second), which ``import meta_orchestrator.analysis.formatting`` (the progress bar, the
-CLI) must not pay for.
+The names below are imported on first use, as in the root package: the statistics load numpy and
+scipy.special (and the comparison code scipy.stats, about a second), which ``import
+meta_orchestrator.analysis.formatting`` (the progress bar, the CLI) must not pay for.
 """
 
 from __future__ import annotations

@@ -31,9 +31,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _scipy_stats
 
-from meta_orchestrator.analysis.stats import Interval, mean_ci, wilson_interval
+from meta_orchestrator.analysis.stats import Interval, mean_ci, t_quantile, wilson_interval
 
 INTERVAL_LABEL = "95% t interval, SE clustered by sample (C−1 df)"
 
@@ -89,7 +88,7 @@ def clustered_mean_from_sums(
     variance = clusters / (clusters - 1) * float(np.dot(residual_sums, residual_sums)) / total**2
     se = math.sqrt(max(0.0, variance))
     df = clusters - 1
-    half = float(_scipy_stats.t.ppf(0.5 + confidence / 2, df)) * se
+    half = t_quantile(0.5 + confidence / 2, df) * se
     return ClusteredMean(
         int(total), clusters, mean, se, df, Interval(mean - half, mean + half), naive
     )

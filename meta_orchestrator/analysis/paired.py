@@ -32,9 +32,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats as _scipy_stats
 
-from meta_orchestrator.analysis.stats import Interval, holm_adjust
+from meta_orchestrator.analysis.stats import Interval, holm_adjust, t_quantile
 
 MIN_PAIRED_SAMPLES = 6
 NOT_ENOUGH_PAIRED = "not enough paired samples"
@@ -143,7 +142,7 @@ def paired_comparison(
     sd = _sd(d)
     se = sd / math.sqrt(n)
     df = n - 1
-    half = float(_scipy_stats.t.ppf(0.5 + confidence / 2, df)) * se
+    half = t_quantile(0.5 + confidence / 2, df) * se
     mean = float(d.mean())
     result = replace(
         base,
@@ -162,7 +161,7 @@ def paired_comparison(
             p_value=1.0 if mean == 0 else 0.0,
             p_wilcoxon=1.0 if mean == 0 else _wilcoxon(d),
         )
-    test = _scipy_stats.ttest_rel(y, x)
+    test = _scipy_stats().ttest_rel(y, x)
     return replace(
         result, t=float(test.statistic), p_value=float(test.pvalue), p_wilcoxon=_wilcoxon(d)
     )
@@ -199,7 +198,7 @@ def one_sided_paired_p(
     if _sd(d) == 0.0:
         shift = float(d.mean())
         return 0.0 if (shift < 0 if alternative == "less" else shift > 0) else 1.0
-    return float(_scipy_stats.ttest_rel(y, x, alternative=alternative).pvalue)
+    return float(_scipy_stats().ttest_rel(y, x, alternative=alternative).pvalue)
 
 
 def holm_paired(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]:
@@ -210,6 +209,14 @@ def holm_paired(comparisons: Sequence[PairedComparison]) -> list[PairedCompariso
     for i, p in zip(tested, adjusted, strict=True):
         out[i] = replace(out[i], p_holm=p)
     return out
+
+
+def _scipy_stats() -> Any:
+    """``scipy.stats``, imported on first use: it takes seconds to import, and only the paired
+    tests need it (the intervals come from ``analysis.stats``)."""
+    from scipy import stats
+
+    return stats
 
 
 def _sd(d: np.ndarray) -> float:
@@ -231,7 +238,7 @@ def _wilcoxon(d: np.ndarray) -> float:
         return 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy warns when it switches to the normal approximation
-        return float(_scipy_stats.wilcoxon(d).pvalue)
+        return float(_scipy_stats().wilcoxon(d).pvalue)
 
 
 __all__ = [

@@ -182,9 +182,9 @@ def _write_results(store: RunStore, summary: RunSummary, path: Path) -> None:
         out.write("\n  ],")
         out.write('\n  "trials": [')
         separator = "\n    "
-        for trial in store.iter_trial_json(summary.run.id):
+        for batch in store.trial_json_batches(summary.run.id):
             out.write(separator)
-            out.write(trial)
+            out.write(",\n    ".join(batch))
             separator = ",\n    "
         out.write("\n  ]\n}\n")
 

@@ -213,7 +213,6 @@ def summarize_experiment(
         for name in names
     ]
     ranked = rank_variants(unranked)
-    counts = store.choice_counts(record.run_id, record.name)
     if record.dataset is not None:
         comparisons = compare_paired_with_best(store, record, ranked, alpha)
     else:
@@ -225,7 +224,9 @@ def summarize_experiment(
         planned_trials=record.planned_trials,
         status=record.status,
         stop_reason=record.stop_reason,
-        choice_counts={name: counts.get(name, 0) for name in names},
+        choice_counts={
+            name: aggregates[name].trials if name in aggregates else 0 for name in names
+        },
         variants=ranked,
         comparisons=comparisons,
         too_few_trials=any(v.score_n < MIN_TRIALS_FOR_TEST for v in ranked),

@@ -30,7 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from scipy import integrate, special, stats
+from scipy import special
 
 from meta_orchestrator.core.config import STRATEGY_NAMES, ExperimentConfig, MabSettings
 from meta_orchestrator.core.running import RunningMoments
@@ -210,7 +210,7 @@ class BanditOrchestrator(Orchestrator):
             return _beta_tail(self.arms[leader], self.arms[other])
         gap = means[leader] - means[other]
         scale = math.sqrt(variances[leader] + variances[other])
-        return float(stats.t.sf(gap / scale, min(dof[leader], dof[other])))
+        return float(special.stdtr(min(dof[leader], dof[other]), -gap / scale))  # t.sf
 
     def _posterior_contenders(self) -> list[str]:
         """The leader at the last look and the variants it has not yet ruled out: those whose
@@ -319,6 +319,8 @@ def _beta_tail(leader: RunningMoments, other: RunningMoments) -> float:
     if low < other_mean < high and abs(other_mean - mean) > 1e-9 * spread:
         points.append(other_mean)  # two break points a rounding error apart break quad
     points.sort()
+    from scipy import integrate  # on first use: importing it costs every run, bandit or not
+
     value, _ = integrate.quad(integrand, low, high, epsabs=1e-13, limit=200, points=points)
     return min(max(float(value), 0.0), 1.0)
 

@@ -1,7 +1,7 @@
 """Reading the run store from any process, while a run is being written or after it ended.
 
 Nothing here loads a whole run into memory: trials stream from a cursor, per-variant statistics are
-SQL aggregates, and quantiles are read with ``ORDER BY ... LIMIT 1 OFFSET k``.
+SQL aggregates, and a variant's latency quantiles come from one sort in SQLite.
 """
 
 from __future__ import annotations
@@ -450,26 +450,47 @@ class RunStore:
             yield row["seq"], convert(row)
 
     def iter_trial_json(self, run_id: str) -> Iterator[str]:
-        """Each trial as the JSON text of ``TrialResult.to_dict()``, in commit order.
+        """Each trial as the JSON text of ``TrialResult.to_dict()``, in commit order."""
+        for batch in self.trial_json_batches(run_id):
+            yield from batch
+
+    def trial_json_batches(self, run_id: str, size: int = 256) -> Iterator[list[str]]:
+        """The texts of ``iter_trial_json`` in lists of up to ``size``, for writers of big files.
 
         SQLite assembles the text (the stored metrics, output and details are JSON already), so
-        ``results.json`` costs no ``TrialResult`` and no ``json.dumps`` per trial: about a tenth of
-        the time. Only the REAL columns are formatted here, because SQLite prints 15 significant
-        digits where ``repr`` round-trips. Equal, once parsed, to ``json.dumps(trial.to_dict())``
-        (non-ASCII text stays unescaped).
+        ``results.json`` costs no ``TrialResult`` and no ``json.dumps`` per trial. Only the REAL
+        columns are formatted in Python (one ``%`` per trial), because SQLite prints 15
+        significant digits where ``repr`` round-trips. Equal, once parsed, to
+        ``json.dumps(trial.to_dict())`` (non-ASCII text stays unescaped).
+
+        A run's trials usually fill one range of ``seq``: then they are read in table order, which
+        needs no sort (sorting 50,000 assembled texts cost a quarter of a second).
         """
         if not self._has("trials", "sample_id"):  # an old schema: through TrialResult
+            batch = []
             for _, trial in self.iter_trials(run_id):
-                yield json.dumps({k: getattr(trial, k) for k in _TRIAL_KEYS}, allow_nan=False)
+                batch.append(
+                    json.dumps({k: getattr(trial, k) for k in _TRIAL_KEYS}, allow_nan=False)
+                )
+                if len(batch) == size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
             return
-        rows = self._conn.execute(_TRIAL_JSON_SQL, (run_id,))
-        finite = math.isfinite
-        for head, started, ended, latency, metrics, score, tail in rows:
-            if finite(started + ended + latency):  # always, for times the harness measured
-                times = f'{started!r}, "ended_at": {ended!r}, "latency": {latency!r}'
-            else:
-                times = f'{_number(started)}, "ended_at": {_number(ended)}, "latency": {_number(latency)}'
-            yield f"{head}{times}{metrics}{'null' if score is None else _number(score)}{tail}"
+        first, last, count = self._conn.execute(
+            "SELECT MIN(seq), MAX(seq), COUNT(*) FROM trials WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if not count:
+            return
+        cursor = self._conn.cursor()
+        cursor.row_factory = None  # plain tuples, straight into the ``%``
+        if last - first < 2 * count:  # mostly this run's rows: scan the range
+            cursor.execute(_TRIAL_JSON_IN_RANGE, (first, last, run_id))
+        else:  # interleaved with another run's: the index, and a sort
+            cursor.execute(_TRIAL_JSON_OF_RUN, (run_id,))
+        while rows := cursor.fetchmany(size):
+            yield [_TRIAL_JSON_TEXT % row for row in rows]
 
     def completed_indices(self, run_id: str, experiment: str) -> set[int]:
         rows = self._conn.execute(
@@ -740,33 +761,36 @@ class RunStore:
 
 _TRIAL_KEYS = tuple(TrialResult.__dataclass_fields__)
 
-# The pieces of one trial's JSON between its REAL columns, in ``TrialResult`` field order.
-_TRIAL_JSON_SQL = """
+# The pieces of one trial's JSON between its REAL columns, in ``TrialResult`` field order; each
+# REAL column is passed as the number, or as the text ``null`` where it is NULL or infinite (JSON
+# has no infinity; SQLite stores NaN as NULL).
+_REAL = "CASE WHEN abs({0}) <= 1.7976931348623157e308 THEN {0} ELSE 'null' END"
+_TRIAL_JSON_SQL = f"""
 SELECT
-    '{"run_id": ' || json_quote(run_id) || ', "experiment": ' || json_quote(experiment)
+    '{{"run_id": ' || json_quote(run_id) || ', "experiment": ' || json_quote(experiment)
         || ', "variant": ' || json_quote(variant) || ', "index": ' || trial_index
         || ', "seed": ' || seed || ', "status": ' || json_quote(status) || ', "started_at": ',
-    started_at, ended_at, latency,
+    {_REAL.format("started_at")}, {_REAL.format("ended_at")}, {_REAL.format("latency")},
     ', "metrics": ' || metrics_json || ', "score": ',
-    score,
+    {_REAL.format("score")},
     ', "error": ' || json_quote(error) || ', "traceback": ' || json_quote(traceback)
         || ', "attempts": ' || attempts || ', "node_id": ' || json_quote(node_id)
         || ', "sample_id": ' || json_quote(sample_id) || ', "epoch": ' || epoch
         || ', "output": ' || COALESCE(output_json, 'null')
         || ', "output_truncated": ' || CASE WHEN output_truncated THEN 'true' ELSE 'false' END
         || ', "explanation": ' || json_quote(explanation)
-        || ', "details": ' || COALESCE(details_json, '{}')
+        || ', "details": ' || COALESCE(details_json, '{{}}')
         || ', "transient_retries": ' || transient_retries
-        || ', "error_kind": ' || json_quote(error_kind) || '}'
-FROM trials WHERE run_id = ? ORDER BY seq
+        || ', "error_kind": ' || json_quote(error_kind) || '}}'
+FROM trials
 """
-
-
-def _number(value: float | None) -> str:
-    """A REAL column as JSON, as ``json.dumps`` writes it (``null`` for what JSON cannot hold)."""
-    if value is None or not math.isfinite(value):
-        return "null"
-    return repr(float(value))
+# The run's rows in rowid order (no sort), or through the index and a sort.
+_TRIAL_JSON_IN_RANGE = (
+    _TRIAL_JSON_SQL + "NOT INDEXED WHERE seq BETWEEN ? AND ? AND run_id = ? ORDER BY seq"
+)
+_TRIAL_JSON_OF_RUN = _TRIAL_JSON_SQL + "WHERE run_id = ? ORDER BY seq"
+# ``%s`` of a float is its ``repr``: the shortest text that reads back as the same number.
+_TRIAL_JSON_TEXT = '%s%s, "ended_at": %s, "latency": %s%s%s%s'
 
 
 def _run(row: sqlite3.Row) -> RunRecord:

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import math
 import time
 from pathlib import Path
+
+import pytest
 
 from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.store import NewRun, RunStore, StoreWriter
@@ -130,3 +134,44 @@ def test_latency_quantiles_match_nearest_rank_on_a_fixed_table(tmp_path: Path) -
         assert store.latency_quantiles("run-1", "e", "a", qs, count=10) == by_hand
         assert store.latency_quantile("run-1", "e", "a", 0.5) == 0.5
         assert store.latency_quantiles("run-1", "e", "nobody", (0.5,)) == [None]
+
+
+@pytest.mark.parametrize("others_per_trial", [0, 1, 3])
+def test_trial_json_reads_one_run_of_a_store_that_interleaves_runs(
+    tmp_path: Path, others_per_trial: int
+) -> None:
+    """Another run's trials between this run's (two runs writing one store) change nothing: each
+    run's trials come back complete, in commit order, whichever way the store is read."""
+    db = tmp_path / "store.db"
+    with StoreWriter(db) as writer:
+        writer.create_run(_new_run())
+        writer.create_run(dataclasses.replace(_new_run(), id="run-2"))
+        other = itertools.count()
+        for trial in _trials() * 5:
+            trial = dataclasses.replace(trial, index=next(other) + 100)
+            writer.add_trial(trial)
+            for _ in range(others_per_trial):
+                writer.add_trial(dataclasses.replace(trial, run_id="run-2", index=next(other)))
+    with RunStore(db) as store:
+        for run_id in ("run-1", "run-2"):
+            texts = list(store.iter_trial_json(run_id))
+            expected = [json.loads(json.dumps(t.to_dict())) for _, t in store.iter_trials(run_id)]
+            assert [json.loads(text) for text in texts] == expected
+        assert len(texts) == 15 * others_per_trial
+        batches = list(store.trial_json_batches("run-1", size=4))
+        assert [len(b) for b in batches] == [4, 4, 4, 3]
+
+
+def test_trial_json_writes_null_for_numbers_json_cannot_hold(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    endless = TrialResult(
+        "run-1", "e", "a", 0, 1, "timeout", 1.0, math.inf, math.inf, {"latency": 1.0}, None
+    )
+    with StoreWriter(db) as writer:
+        writer.create_run(_new_run())
+        writer.add_trial(endless)
+    with RunStore(db) as store:
+        (text,) = store.iter_trial_json("run-1")
+    trial = json.loads(text)
+    assert (trial["ended_at"], trial["latency"], trial["score"]) == (None, None, None)
+    assert trial["started_at"] == 1.0
