@@ -88,21 +88,17 @@ def welch_test(
             p_value,
             None,
         )
-    df = (var_a + var_b) ** 2 / (
-        (var_a * var_a / (n_a - 1) if var_a else 0.0)
-        + (var_b * var_b / (n_b - 1) if var_b else 0.0)
-    )
+    # Welch-Satterthwaite df written as scipy.stats.ttest_ind_from_stats(b, a, equal_var=False)
+    # writes it (``**`` can differ from ``x * x`` in the last digit), so the p-value is scipy's.
+    df = (var_b + var_a) ** 2 / (var_b**2 / (n_b - 1) + var_a**2 / (n_a - 1))
     t = difference / se
     half = t_quantile(0.5 + confidence / 2, df) * se
-    # The p-value as scipy.stats.ttest_ind_from_stats(b, a, equal_var=False) computes it, to the
-    # last digit: its df squares the variances with ``**``, which can differ from ``x * x``.
-    p_df = (var_b + var_a) ** 2 / (var_b**2 / (n_b - 1) + var_a**2 / (n_a - 1))
     return WelchResult(
         difference=difference,
         ci=Interval(difference - half, difference + half),
         t=t,
         df=float(df),
-        p_value=2.0 * t_sf(abs(t), p_df),
+        p_value=2.0 * t_sf(abs(t), df),
         effect_size=hedges_g(n_a, mean_a, sd_a, n_b, mean_b, sd_b),
     )
 
