@@ -228,9 +228,10 @@ class RaySettings(StrictModel):
     """``execution_backend.ray_settings``; see ``meta_orchestrator.backends.ray`` for each field.
 
     ``executor`` says how trials reach Ray: ``"tasks"``, one Ray task per trial (workers are
-    leased per task; a worker that dies costs only its own trial a retry), or ``"actors"``, a pool of threaded
-    actors each running up to ``trials_per_actor`` trials at once (fewer processes, less Ray
-    work per trial; a worker death takes every trial running in that actor with it).
+    leased per task; a worker that dies costs only its own trial a retry), or ``"actors"``, a
+    pool of threaded actors each running up to ``trials_per_actor`` trials at once (fewer
+    processes, less Ray work per trial; a worker death takes every trial running in that actor
+    with it).
     """
 
     address: str | None = None
