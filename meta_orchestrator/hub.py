@@ -227,6 +227,9 @@ class _Execution:
         status, stop_reasons, error = "failed", [], None
         signals = self.signals
         prints = _PrintsToLog(self.writer, self.run_id)
+        leftovers = ProcessLedger.sweep_orphaned()  # programs of runs whose driver was killed
+        if leftovers:
+            log.warning("killed %d program(s) left running by a run whose process died", leftovers)
         ledger = ProcessLedger.create()  # whatever a worker leaves running dies with the run
         try:
             runner = TrialRunner.from_config(self.suite)
@@ -255,7 +258,7 @@ class _Execution:
             log.warning("run %s %s; completed trials are kept", self.run_id, error)
             raise
         except BaseException as exc:
-            if signals.seen is not None:
+            if signals.seen is not None or signals.ray_took_sigterm(exc):
                 # A terminal's Ctrl-C (or systemd's SIGTERM) reaches the whole process group: Ray's
                 # own processes may die of it first and surface as a Ray error here. It is still
                 # the user's interrupt.
@@ -461,11 +464,13 @@ class _StopSignals:
 
     def __init__(self) -> None:
         self.seen: int | None = None
+        self.watched = False  # whether the handlers were installed (main thread only)
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopSignals:
         if threading.current_thread() is threading.main_thread():
             self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+            self.watched = True
             self.reclaim()
         return self
 
@@ -478,6 +483,14 @@ class _StopSignals:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         self._previous = {}
+
+    def ray_took_sigterm(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is SIGTERM caught by the handler ``ray.init`` installs while it starts
+        Ray, before ``reclaim`` puts ours back (it calls ``sys.exit(SIGTERM)``); then it is noted
+        as seen. An agent's ``sys.exit`` never gets here: the trial runner records it."""
+        if self.watched and isinstance(exc, SystemExit) and exc.code == signal.SIGTERM:
+            self.seen = signal.SIGTERM
+        return self.seen == signal.SIGTERM
 
     def interrupt(self) -> KeyboardInterrupt:
         """The exception that stops the run for the signal seen."""

@@ -66,6 +66,7 @@ Executors (``ray_settings.executor``):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -150,7 +151,12 @@ class RayBackend(Backend):
             shipping = self.settings.address is not None and "py_modules" not in (
                 self.settings.runtime_env or {}
             )
-            self._init_ray(ray, shipping)
+            try:
+                self._init_ray(ray, shipping)
+            except BaseException:  # Ctrl-C or SIGTERM while Ray starts: stop what it started
+                with contextlib.suppress(Exception):
+                    ray.shutdown()  # safe when nothing started
+                raise
             self._owns_ray = True
         worker_runner = _without_driver_paths(self.runner) if shipping else self.runner
         self._slots = self._count_slots(ray)

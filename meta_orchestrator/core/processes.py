@@ -11,6 +11,12 @@ driver SIGKILLs every session still recorded (the start time guards against a re
 every process whose environment carries the stamp (a grandchild that left the session with
 ``setsid``). Both work through ``/proc`` and ``os.killpg`` on the driver's host: on a multi-node
 Ray cluster, programs on other nodes are left to the per-trial kill and ``PR_SET_PDEATHSIG``.
+
+A driver killed with SIGKILL runs no ``kill_all``: its ledger stays behind, naming what may still
+run. Each ledger therefore records its owner (the driver's pid and start time), and every new run
+first sweeps the ledgers whose owner is gone (``sweep_orphaned``), the way a crashed job's
+leftovers are reaped by the next one: an escaped program lives at most until the next run or
+``resume`` on that host.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 LEDGER_VARIABLE = "META_ORCHESTRATOR_RUN_LEDGER"  # the stamp in each program's environment
+LEDGER_PREFIX = "meta-orchestrator-procs-"  # ledger folders in the temporary folder
+OWNER_FILE = "owner"  # "<pid> <start time>" of the driver that created the ledger
 
 
 class ProcessLedger:
@@ -33,9 +41,31 @@ class ProcessLedger:
         self.folder = Path(folder)
 
     @classmethod
-    def create(cls) -> ProcessLedger:
-        """A fresh, private ledger in the temporary folder (``kill_all`` removes it)."""
-        return cls(tempfile.mkdtemp(prefix="meta-orchestrator-procs-"))
+    def create(cls, parent: str | os.PathLike[str] | None = None) -> ProcessLedger:
+        """A fresh, private ledger in ``parent`` (the temporary folder), owned by this process
+        (``kill_all`` removes it; ``sweep_orphaned`` does when this process died first)."""
+        ledger = cls(tempfile.mkdtemp(prefix=LEDGER_PREFIX, dir=parent))
+        me = os.getpid()
+        (ledger.folder / OWNER_FILE).write_text(f"{me} {_start_time(me)}", encoding="ascii")
+        return ledger
+
+    @classmethod
+    def sweep_orphaned(cls, parent: str | os.PathLike[str] | None = None) -> int:
+        """``kill_all`` every ledger in ``parent`` (the temporary folder) whose owner is gone.
+
+        A ledger without an owner file (being created, or from an older version) and one that is
+        not ours to read are left alone. Returns how many processes were signalled.
+        """
+        signalled = 0
+        for folder in Path(parent or tempfile.gettempdir()).glob(f"{LEDGER_PREFIX}*"):
+            try:
+                pid, started = (folder / OWNER_FILE).read_text(encoding="ascii").split()
+                owner = int(pid)
+            except (OSError, ValueError):
+                continue
+            if _start_time(owner) != started:
+                signalled += cls(folder).kill_all()
+        return signalled
 
     def record(self, pid: int) -> None:
         """Note that session ``pid`` runs now. Without the folder (a worker on another node, or
@@ -112,4 +142,4 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-__all__ = ["LEDGER_VARIABLE", "ProcessLedger", "stamped"]
+__all__ = ["LEDGER_PREFIX", "LEDGER_VARIABLE", "ProcessLedger", "stamped"]

@@ -122,6 +122,42 @@ def test_sigterm_interrupts_the_run_and_resume_finishes_it(
     assert len(bandit) == len(set(bandit)) == BANDIT
 
 
+def group_runs(pgid: int, name: str) -> bool:
+    """Whether a process called ``name`` runs in process group ``pgid`` (read from ``/proc``)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            head, tail = stat.read_text().rsplit(")", 1)
+            if head.split("(", 1)[1] == name and int(tail.split()[2]) == pgid:
+                return True
+    return False
+
+
+def test_sigterm_while_ray_starts_interrupts_the_run_and_stops_its_ray(
+    tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    """``ray.init`` installs its own SIGTERM handler (``sys.exit(15)``) before the run puts its own
+    back: a SIGTERM in those seconds still marks the run ``interrupted``, exits 143 and leaves no
+    process of the half-started Ray."""
+    ray_or_skip()
+    config, db, results = write_config(tmp_path, "ray"), tmp_path / "runs.db", tmp_path / "results"
+    proc = start_run(config, db, results, clean_env)
+    try:
+        deadline = time.monotonic() + 60
+        while not group_runs(proc.pid, "gcs_server"):  # ray.init is starting Ray's processes
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the run did not start Ray"
+            time.sleep(0.01)
+        before = stored(db)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert group_gone(proc.pid), "a process of the run's Ray outlived it"
+    finally:
+        kill_group(proc.pid)
+    assert before == 0  # the signal came while Ray was starting
+    assert proc.returncode == TERMINATED, err
+    assert rows(db, "SELECT status, error FROM runs") == [("interrupted", "interrupted (SIGTERM)")]
+
+
 def test_sigterm_kills_the_programs_in_flight(tmp_path: Path, clean_env: dict[str, str]) -> None:
     """A command trial's program and its children (one in its own session) die with the run."""
     pidfile = tmp_path / "pids"
