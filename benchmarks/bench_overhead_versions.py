@@ -10,7 +10,9 @@ checkout's ``meta_orchestrator`` and measures ``bench_overhead``'s bare loop and
 other, and the whole ``run_experiment_suite`` call, which in a fresh process includes loading the
 report's modules, as every CLI run does. The engine's rate relative to the bare loop in the same
 process is robust to the machine's load drifting between processes; the table shows medians over
-the rounds and the new-to-base ratio of each measure.
+the rounds and the new-to-base ratio of each measure. The CPU time per trial (every thread of the
+process: bare loop, and the whole engine call) moves least with the load: on a busy machine the
+rates' ratios swing by ±0.1 while a change's CPU cost still shows.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CHILD = """
-import json, sys, tempfile
+import json, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, {benchmarks!r})
 import bench_overhead as b
@@ -34,9 +36,16 @@ with tempfile.TemporaryDirectory() as tmp:
     root = Path(tmp)
     (root / "bare").mkdir()
     (root / "engine").mkdir()
+    cpu = time.process_time()
     bare = b.bare_loop(root / "bare" / "bare.db", trials)
+    bare_cpu = time.process_time() - cpu
+    cpu = time.process_time()
     engine, whole = b.engine(root / "engine", trials, {timeout})
-print(json.dumps({{"bare": trials / bare, "engine": trials / engine, "whole": trials / whole}}))
+    whole_cpu = time.process_time() - cpu
+print(json.dumps({{
+    "bare": trials / bare, "engine": trials / engine, "whole": trials / whole,
+    "bare_cpu": bare_cpu / trials * 1e6, "whole_cpu": whole_cpu / trials * 1e6,
+}}))
 """
 
 
@@ -93,7 +102,14 @@ def main(argv: list[str] | None = None) -> int:
             f"| {relative(name, 'whole'):.2f} |"
         )
     print(
-        f"\nnew / base: engine rate {median('new', 'engine') / median('base', 'engine'):.2f}, "
+        "\nCPU per trial (all threads, µs; it moves less with the load than the rates): "
+        + ", ".join(
+            f"{name} bare loop {median(name, 'bare_cpu'):.1f}, whole call {median(name, 'whole_cpu'):.1f}"
+            for name in ("base", "new")
+        )
+    )
+    print(
+        f"new / base: engine rate {median('new', 'engine') / median('base', 'engine'):.2f}, "
         f"engine / bare loop {relative('new') / relative('base'):.2f}, "
         f"whole call / bare loop {relative('new', 'whole') / relative('base', 'whole'):.2f}"
     )

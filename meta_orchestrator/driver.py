@@ -53,6 +53,11 @@ class BudgetGuard:
         return self.cost_exhausted() or self.time_exhausted()
 
     @property
+    def limited(self) -> bool:
+        """Whether there is a limit to enforce at all (the driver checks none per trial if not)."""
+        return self.budget.max_cost is not None or self.budget.max_seconds is not None
+
+    @property
     def poll_interval(self) -> float | None:
         """How long the driver may block on a result: short when a time limit must be noticed."""
         return BUDGET_POLL_SECONDS if self.budget.max_seconds is not None else None
@@ -78,10 +83,13 @@ def drive(
     # after the trial that reaches it, a bandit chooses from the results so far.
     costed = budget is not None and budget.budget.max_cost is not None
     feedback = orchestrator.needs_feedback or costed
+    room = backend.max_in_flight if feedback else backend.read_ahead
+    limited = budget is not None and budget.limited
+    poll = budget.poll_interval if budget is not None else None
     try:
         while True:
-            _enforce(orchestrator, backend, budget)
-            room = backend.max_in_flight if feedback else backend.read_ahead
+            if limited:
+                _enforce(orchestrator, backend, budget)
             while backend.in_flight < room:
                 proposal = orchestrator.propose()
                 if proposal is None:
@@ -89,7 +97,7 @@ def drive(
                 backend.submit(trial_spec(proposal, run_id, experiment, run_seed, dataset))
             if backend.in_flight == 0:
                 return
-            result = backend.next_result(budget.poll_interval if budget else None)
+            result = backend.next_result(poll)
             if result is None:
                 continue
             orchestrator.observe(result)

@@ -418,6 +418,8 @@ class _Execution:
         self, experiment: ExperimentConfig, orchestrator: Orchestrator, backend: Backend
     ) -> None:
         """Store each trial the moment it completes, log failures, tell the listener."""
+        store, tally, leaderboard = self.writer.add_trial, self.leaderboard.add, self.leaderboard
+        on_trial = self.listener.on_trial
         for result in drive(
             orchestrator,
             backend,
@@ -426,9 +428,9 @@ class _Execution:
             budget=self.budget,
             dataset=self._dataset_of(experiment),
         ):
-            self.writer.add_trial(result)
-            self.leaderboard.add(result)
-            if not result.ok:
+            store(result)
+            tally(result)
+            if result.status != "ok":
                 log.warning(
                     "trial %s/%d (%s) %s: %s",
                     experiment.name,
@@ -437,7 +439,7 @@ class _Execution:
                     result.status,
                     result.error,
                 )
-            self.listener.on_trial(result, self.leaderboard)
+            on_trial(result, leaderboard)
 
     def _write_artifacts(self, closing: dict[str, Any]) -> None:
         try:

@@ -19,17 +19,18 @@ class Leaderboard:
 
     def add(self, result: TrialResult) -> None:
         self.total += 1
-        self.current_experiment = result.experiment
-        key = (result.experiment, result.variant)
+        experiment = result.experiment
+        self.current_experiment = experiment
+        key = (experiment, result.variant)
         stats = self._scores.get(key)
         if stats is None:  # not ``setdefault``: that would build an accumulator for every trial
             stats = self._scores[key] = RunningMoments()
-        if not result.ok:  # failed trials have a (failure) score: count them by status
-            self.errors += 1
-        if result.score is not None:
+        if result.score is not None:  # failed trials have a (failure) score: counted by status
             stats.add(result.score)
-        if result.ok and result.metrics.get("success"):
-            self._succeeded.add(result.experiment)
+        if result.status != "ok":
+            self.errors += 1
+        elif experiment not in self._succeeded and result.metrics.get("success"):
+            self._succeeded.add(experiment)
 
     def leader(self, experiment: str | None = None) -> tuple[str, float] | None:
         """The variant with the best mean score so far in ``experiment`` (default: the current

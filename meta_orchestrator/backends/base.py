@@ -57,7 +57,8 @@ class Backend(ABC):
     def read_ahead(self) -> int:
         """How many trials the driver may keep submitted when the orchestrator needs no feedback
         between them (``Orchestrator.needs_feedback``) and no cost budget is set; at least
-        ``max_in_flight``. A sequential backend queues them to batch its hand-offs."""
+        ``max_in_flight``. A sequential backend queues them to batch its hand-offs. The driver
+        reads it, and ``max_in_flight``, once per experiment: neither may change while it runs."""
         return self.max_in_flight
 
     @property

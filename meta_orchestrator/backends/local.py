@@ -73,6 +73,16 @@ class LocalBackend(Backend):
 
     def _next_watched(self, timeout: float | None) -> TrialResult | None:
         """The head trial's result, or its ``timeout`` record once its deadline passes."""
+        lane = self._lane
+        if lane is not None and self._pending and not lane.results.empty():
+            # The usual case while the lane runs ahead: the head's result is waiting (a result
+            # is only queued by the lane that owns it, in submission order).
+            ticket, result = lane.results.get()
+            if ticket == self._pending[0][0]:
+                self._pending.popleft()
+                if isinstance(result, BaseException):
+                    raise result
+                return result
         give_up = None if timeout is None else time.perf_counter() + timeout
         while self._pending and self._lane is not None:
             lane, head = self._lane, self._pending[0][0]

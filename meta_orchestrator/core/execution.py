@@ -98,6 +98,12 @@ class TrialRunner:
         self.max_output_bytes = max_output_bytes
         # The run's process ledger folder (``core.processes``), set by the run before it starts.
         self.ledger: str | None = None
+        # The timeout the harness enforces per variant: none for kinds that enforce their own (a
+        # command kills its program). Looked up once per trial, so worked out once here.
+        self._harness_timeouts = {
+            name: None if kind_of(v).enforces_timeout else timeout
+            for name, v in self.variants.items()
+        }
         self._agents: dict[str, Agent] = {}
         self._scorers: dict[str, tuple[_BuiltScorer, ...]] = {}
         self._lock = threading.Lock()
@@ -187,9 +193,7 @@ class TrialRunner:
         reply = None
         try:
             agent = self._agent(spec.variant)
-            # Some kinds enforce the timeout themselves: a command kills its program.
-            own = kind_of(self.variants[spec.variant]).enforces_timeout
-            timeout = None if own else self.timeout
+            timeout = self._harness_timeouts[spec.variant]
             if watch is None or timeout is None:
                 raw = call_with_timeout(agent, spec.agent_context(), timeout)
             else:

@@ -13,6 +13,8 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+_isfinite = math.isfinite
+
 
 class MalformedResult(ValueError):
     """A variant returned something that breaks the metrics contract; the message names the field."""
@@ -28,20 +30,27 @@ def validate_metrics(
         )
     metrics: dict[str, float] = {}
     for key, value in raw.items():
-        if not isinstance(key, str):
-            raise MalformedResult(f"variant '{variant}': metric names must be strings, got {key!r}")
-        metrics[key] = _number(variant, key, value)
-    if "success" not in metrics:
+        kind = type(value)
+        if kind is bool and type(key) is str:  # the common values, checked once per trial
+            metrics[key] = 1.0 if value else 0.0
+        elif kind is float and type(key) is str and _isfinite(value):
+            metrics[key] = value
+        else:
+            if not isinstance(key, str):
+                raise MalformedResult(
+                    f"variant '{variant}': metric names must be strings, got {key!r}"
+                )
+            metrics[key] = _number(variant, key, value)
+    success = metrics.get("success")
+    if success is None:
         raise MalformedResult(f"variant '{variant}': field 'success' is missing (bool or 0/1)")
-    if metrics["success"] not in (0.0, 1.0):
+    if success != 0.0 and success != 1.0:
         raise MalformedResult(
             f"variant '{variant}': field 'success' must be a bool or 0/1, got {raw['success']!r}"
         )
-    metrics.setdefault("cost", 0.0)
-    if metrics["cost"] < 0:
-        raise MalformedResult(
-            f"variant '{variant}': field 'cost' must be >= 0, got {metrics['cost']}"
-        )
+    cost = metrics.setdefault("cost", 0.0)
+    if cost < 0:
+        raise MalformedResult(f"variant '{variant}': field 'cost' must be >= 0, got {cost}")
     if "autonomy" in metrics and not 0.0 <= metrics["autonomy"] <= 1.0:
         raise MalformedResult(
             f"variant '{variant}': field 'autonomy' must be within 0..1, got {metrics['autonomy']}"
@@ -92,6 +101,11 @@ def failure_score(latency: float, weights: Mapping[str, float]) -> float:
 
 
 def weighted_score(metrics: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    """The exactly rounded weighted sum (``fsum``); one weight, the common case, is one product
+    (what ``fsum`` would return), without building a generator per trial."""
+    if len(weights) == 1:
+        for name, weight in weights.items():
+            return weight * metrics[name]
     return math.fsum(weight * metrics[name] for name, weight in weights.items())
 
 
@@ -103,7 +117,7 @@ def trial_score(variant: str, metrics: Mapping[str, float], weights: Mapping[str
         score = weighted_score(metrics, weights)
     except OverflowError:
         score = math.inf
-    if not math.isfinite(score):
+    if not _isfinite(score):
         raise MalformedResult(
             f"variant '{variant}': the weighted score is not finite ({score!r}); a metric is "
             "too large for its weight"

@@ -1,7 +1,9 @@
 """The two values that cross every boundary: what to run (``TrialSpec``) and what happened (``TrialResult``).
 
 Both are plain, picklable dataclasses so that a backend can ship them to a thread, a process or a Ray
-worker on another machine and back. Neither holds a reference to a live agent.
+worker on another machine and back. Neither holds a reference to a live agent. Neither is frozen,
+though nothing changes a spec once built: a frozen dataclass's ``__init__`` sets every field through
+``object.__setattr__``, which cost 1.4 µs per spec, a tenth of a no-op trial's whole cost.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def sample_seed(run_seed: int, experiment: str, variant: str, sample_id: str, ep
     return zlib.crc32(key.encode()) & 0x7FFFFFFF
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TrialSpec:
     """One trial to run: which variant, with which seed, as which trial of which experiment.
 

@@ -42,10 +42,11 @@ from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.orchestrators.samples import SampleOrder
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Proposal:
     """One trial to dispatch: its index in the experiment, the variant that runs it and, on a
-    dataset, the sample it runs on and which epoch (attempt) at that sample it is."""
+    dataset, the sample it runs on and which epoch (attempt) at that sample it is. Not frozen (one
+    is built per trial, and a frozen dataclass costs 1 µs more to build); nothing changes it."""
 
     index: int
     variant: str

@@ -569,7 +569,7 @@ class RunStore:
     def latency_quantile(
         self, run_id: str, experiment: str, variant: str, q: float
     ) -> float | None:
-        """The ``q`` quantile of latency (nearest rank), computed in SQLite."""
+        """The ``q`` quantile of latency (nearest rank)."""
         return self.latency_quantiles(run_id, experiment, variant, (q,))[0]
 
     def latency_quantiles(
@@ -580,24 +580,29 @@ class RunStore:
         qs: Sequence[float],
         count: int | None = None,
     ) -> list[float | None]:
-        """The ``qs`` quantiles of latency (nearest rank) from one sort in SQLite (a sort per
-        quantile cost a tenth of a second per 50,000 trials). ``count``: the variant's trials,
-        when the caller knows it."""
-        where = "WHERE run_id = ? AND experiment = ? AND variant = ?"
-        params = (run_id, experiment, variant)
-        if count is None:
-            count = self._conn.execute(f"SELECT COUNT(*) FROM trials {where}", params).fetchone()[0]
+        """The ``qs`` quantiles of latency (nearest rank) of the variant's trials.
+
+        The latencies are read in one scan into a float array (8 bytes a trial) and the ranks are
+        selected with ``numpy.partition``: SQLite sorting them (a window function over ``ORDER BY
+        latency``) cost 0.13-0.26 s per 50,000 trials, the scan and the selection 30 ms. ``count``:
+        the variant's trials, when the caller knows it (none: nothing is read)."""
+        if count == 0:
+            return [None] * len(qs)
+        import numpy as np  # lazily: the store is imported by every command
+
+        cursor = self._conn.cursor()
+        cursor.row_factory = None  # plain tuples
+        cursor.execute(
+            "SELECT latency FROM trials WHERE run_id = ? AND experiment = ? AND variant = ?",
+            (run_id, experiment, variant),
+        )
+        latencies = np.fromiter((row[0] for row in cursor), dtype=np.float64)
+        count = len(latencies)
         if count == 0:
             return [None] * len(qs)
         ranks = [min(count - 1, max(0, math.ceil(q * count) - 1)) for q in qs]
-        wanted = sorted(set(ranks))
-        rows = self._conn.execute(
-            "SELECT rank, latency FROM (SELECT latency, ROW_NUMBER() OVER (ORDER BY latency) - 1 "
-            f"AS rank FROM trials {where}) WHERE rank IN ({', '.join('?' * len(wanted))})",
-            (*params, *wanted),
-        )
-        found = {rank: float(latency) for rank, latency in rows}
-        return [found.get(rank) for rank in ranks]
+        chosen = np.partition(latencies, sorted(set(ranks)))
+        return [float(chosen[rank]) for rank in ranks]
 
     def metric_values(
         self, run_id: str, experiment: str, variant: str, metric: str = "score"

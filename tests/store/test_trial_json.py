@@ -1,5 +1,6 @@
 """``RunStore.iter_trial_json`` (the trials of ``results.json``, assembled by SQLite) and
-``latency_quantiles`` (several quantiles from one sort) agree with the slow, obvious computations."""
+``latency_quantiles`` (several quantiles from one sort) and a row's metrics text (a template per set
+of metric names) agree with the slow, obvious computations."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.store import NewRun, RunStore, StoreWriter
+from meta_orchestrator.store.writer import trial_row
 
 
 def _new_run() -> NewRun:
@@ -175,3 +177,31 @@ def test_trial_json_writes_null_for_numbers_json_cannot_hold(tmp_path: Path) -> 
     trial = json.loads(text)
     assert (trial["ended_at"], trial["latency"], trial["score"]) == (None, None, None)
     assert trial["started_at"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        {"success": 1.0, "cost": 0.0, "latency": 3.2e-06},
+        {"latency": 0.1},
+        {},
+        {"rate 100%": 0.5, 'say "é"\\': 2.0, "success": 0.0},  # escapes, and % in a name
+        {"big": 1e308, "bigger": 1e308},  # their sum overflows; each is finite
+        {"count": 3, "flag": True, "half": 0.5},  # not floats: the JSON encoder's way
+        {"tiny": 5e-324, "negative": -0.0, "long": 0.1 + 0.2},
+    ],
+)
+def test_a_rows_metrics_json_is_what_json_dumps_writes(metrics: dict[str, float]) -> None:
+    """The row's metrics text comes from a template per set of names; it must be ``json.dumps``'
+    text, digit for digit, whatever the names and values."""
+    trial = dataclasses.replace(_trials()[0], metrics=metrics)
+    for _ in range(2):  # the template's first use and a remembered one
+        text = trial_row(trial)[12]
+        assert text == json.dumps(metrics)
+        assert json.loads(text) == metrics
+
+
+def test_a_non_finite_metric_leaves_valid_json() -> None:
+    for bad in (math.nan, math.inf, -math.inf):
+        trial = dataclasses.replace(_trials()[0], metrics={"success": 1.0, "x": bad})
+        assert trial_row(trial)[12] == "{}"
