@@ -26,6 +26,7 @@ from websockets.sync.client import connect
 
 from meta_orchestrator import cli
 from meta_orchestrator.dashboard import TOKEN_ENV
+from meta_orchestrator.dashboard.assets import streamlit_static_folder
 from meta_orchestrator.dashboard.guard import cookie_name, host_name, is_loopback
 
 
@@ -148,6 +149,22 @@ def test_the_page_needs_the_token_then_its_cookie(served: Served) -> None:
     with_cookie = {"Cookie": f"{cookie_name(served.port)}={served.token}"}
     assert _get(f"{served.base}/", with_cookie)[0] == 200
     assert _get(f"{served.base}/_stcore/health")[0] == 200  # the only open path: says "ok"
+
+
+def test_streamlits_scripts_are_served_only_with_the_token(served: Served) -> None:
+    """Served from memory by ``StaticAssets``, which sits behind the guard."""
+    page = _get(f"{served.base}/?token={served.token}")[2]
+    found = re.search(r'src="\.?(/static/js/index\.[\w-]+\.js)"', page)
+    assert found, page
+    script = found.group(1)
+    assert _get(f"{served.base}{script}")[0] == 403
+    with_cookie = {"Cookie": f"{cookie_name(served.port)}={served.token}"}
+    status, headers, body = _get(f"{served.base}{script}", with_cookie)
+    on_disk = (streamlit_static_folder() / script.removeprefix("/static/")).read_text("utf-8")
+    assert (status, body) == (200, on_disk)
+    kind = headers["content-type"].partition(";")[0]
+    assert kind in ("text/javascript", "application/javascript")  # as the system's mime.types says
+    assert "immutable" in headers["cache-control"]
 
 
 def test_a_foreign_host_gets_neither_the_page_nor_the_websocket(served: Served) -> None:
