@@ -52,8 +52,15 @@ print(json.dumps({{
 def measure(checkout: Path, trials: int, timeout: float | None) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     code = CHILD.format(benchmarks=str(HERE), trials=trials, timeout=timeout)
+    # In the checkout's folder: ``python -c`` puts the working directory first on ``sys.path``,
+    # ahead of PYTHONPATH, so run from another checkout both children would import that one.
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise SystemExit(f"measuring {checkout} failed:\n{done.stderr}")
