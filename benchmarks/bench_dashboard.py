@@ -6,8 +6,8 @@ Serves ``meta-orchestrator dashboard`` on a free 127.0.0.1 port and drives Debia
 Chromium (``/usr/bin/chromium``) with Playwright.
 
 * **Live latency** (goal: at most 2 s). A run is kept ``running`` by a ``StoreWriter`` in this
-  process, which stamps its heartbeat as a run's process does; the browser shows it. Each sample waits a random 0.2-1.2 s (so samples fall anywhere in
-  the page's 1-second refresh cycle), adds one trial and measures until the page's "Trials done"
+  process, which stamps its heartbeat as a run's process does; the browser shows it. Each sample
+  waits a random 0.2-1.2 s (so samples fall anywhere in the page's 1-second refresh cycle), adds one trial and measures until the page's "Trials done"
   metric shows the new count (checked in the page on every animation frame). "commit → visible"
   starts when ``flush()`` returns (the trial is committed); "completed → visible" adds one trial
   without flushing, so it also includes the writer's batching (commits at most 100 ms after a trial).
