@@ -6,8 +6,8 @@ Serves ``meta-orchestrator dashboard`` on a free 127.0.0.1 port and drives Debia
 Chromium (``/usr/bin/chromium``) with Playwright.
 
 * **Live latency** (goal: at most 2 s). A run is kept ``running`` by a ``StoreWriter`` in this
-  process; the browser shows it. Each sample waits a random 0.2-1.2 s (so samples fall anywhere in
-  the page's 1-second refresh cycle), adds one trial and measures until the page's "Trials done"
+  process, which stamps its heartbeat as a run's process does; the browser shows it. Each sample
+  waits a random 0.2-1.2 s (so samples fall anywhere in the page's 1-second refresh cycle), adds one trial and measures until the page's "Trials done"
   metric shows the new count (checked in the page on every animation frame). "commit → visible"
   starts when ``flush()`` returns (the trial is committed); "completed → visible" adds one trial
   without flushing, so it also includes the writer's batching (commits at most 100 ms after a trial).
@@ -45,6 +45,7 @@ from typing import Any
 from meta_orchestrator.core.trial import TrialResult
 from meta_orchestrator.dashboard.guard import TOKEN_ENV
 from meta_orchestrator.store import NewRun, StoreWriter
+from meta_orchestrator.store.ownership import Heartbeat, Owner, this_process
 
 TOKEN = "bench-dashboard-token"  # passed as $META_ORCHESTRATOR_DASHBOARD_TOKEN, sent in the URL
 CHROMIUM = "/usr/bin/chromium"
@@ -79,12 +80,15 @@ SHOWS_COUNT = """
 
 
 # ----------------------------------------------------------------------------------- the stores
-def new_run(run_id: str, name: str, planned: int, started_at: float) -> NewRun:
+def new_run(
+    run_id: str, name: str, planned: int, started_at: float, owner: Owner | None = None
+) -> NewRun:
     return NewRun(
         id=run_id, name=name, orchestrator="standard+mab:thompson_sampling", backend="local",
         seed=1, planned_trials=planned, config_yaml=f"name: {name}\n", config_path=None,
         started_at=started_at, package_version="bench", git_commit=None,
         host=socket.gethostname(), pid=os.getpid(),
+        owner_token=owner.token if owner else None, owner_started=owner.started_at if owner else None,
     )  # fmt: skip
 
 
@@ -301,9 +305,12 @@ def main() -> None:
         print(f"wrote a {args.trials:,}-trial run in {time.perf_counter() - built:.1f} s")
         writer = StoreWriter(db)
         planned = 10 * args.samples
-        writer.create_run(new_run(LIVE_RUN, "live", planned, time.time()))
+        # The live run stamps its heartbeat as a run's process does: after 60 s without one the
+        # page calls it dead and stops refreshing (the live samples then never show).
+        owner = this_process()
+        writer.create_run(new_run(LIVE_RUN, "live", planned, time.time(), owner))
         writer.upsert_experiment(LIVE_RUN, 0, "grid", "standard", None, list(VARIANTS), planned)
-        with sync_playwright() as playwright:
+        with sync_playwright() as playwright, Heartbeat(writer, LIVE_RUN, owner):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 results = measure_dashboard(browser, db, log, args, writer)
