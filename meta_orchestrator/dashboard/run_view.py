@@ -60,12 +60,13 @@ def sidebar_browser(store: RunStore) -> str | None:
         return None
     text = st.sidebar.text_input("Filter runs", key="run_filter", placeholder="name, id, variant…")
     statuses = st.sidebar.multiselect("Status", STATUSES, key="run_statuses")
-    shown = filter_runs(runs, text, statuses)
-    if shown.empty:
+    matching = filter_runs(runs, text, statuses)
+    if matching.empty:
         st.sidebar.warning("No run matches the filter.")
         return None
-    labels = {row.id: f"{row.name} · {row.status} · {row.date}" for row in shown.itertuples()}
     wanted = st.session_state.get("run_id")
+    shown = listed_runs(matching, wanted)
+    labels = {row.id: f"{row.name} · {row.status} · {row.date}" for row in shown.itertuples()}
     if wanted in labels:
         st.session_state["run_pick"] = wanted
     selected = st.sidebar.selectbox(
@@ -79,8 +80,27 @@ def sidebar_browser(store: RunStore) -> str | None:
         height=min(400, 38 + 35 * len(shown)),
         column_config=fitted_columns(table),
     )
+    if len(shown) < len(matching):
+        listed = min(len(shown), RUN_LIST_LIMIT)
+        also = " and the one open" if len(shown) > RUN_LIST_LIMIT else ""
+        st.sidebar.caption(
+            f"The {listed} newest of {len(matching)} matching runs{also}; filter to find the others."
+        )
     st.session_state["run_id"] = selected
     return selected
+
+
+RUN_LIST_LIMIT = 200  # rows of the sidebar's list and choices of its picker; the filter sees all
+
+
+def listed_runs(matching: pd.DataFrame, wanted: str | None) -> pd.DataFrame:
+    """The newest ``RUN_LIST_LIMIT`` of the matching runs (newest first), and the run the page
+    shows (``?run=``) even when it is older: a store of thousands of CI runs must not send the
+    browser a picker and a table of thousands of rows."""
+    shown = matching.head(RUN_LIST_LIMIT)
+    if wanted is not None and wanted not in set(shown["id"]):
+        shown = pd.concat([shown, matching[matching["id"] == wanted]])
+    return shown
 
 
 def _start_summary(store: RunStore, records: list[RunRecord], wanted: str | None) -> None:

@@ -80,6 +80,28 @@ def test_sidebar_lists_runs_newest_first_and_filters_them(open_app, finished_sto
     assert list(app.sidebar.dataframe[0].value["status"]) == ["failed"]
 
 
+def test_a_store_of_many_runs_lists_the_newest_and_the_one_asked_for(open_app, tmp_path: Path):
+    from meta_orchestrator.dashboard.run_view import RUN_LIST_LIMIT
+
+    db, base = tmp_path / "many.db", time.time() - 10_000
+    total = RUN_LIST_LIMIT + 5
+    with StoreWriter(db) as writer:
+        for i in range(total):
+            writer.create_run(new_run(f"run-{i:04d}", f"ci-{i:04d}", base + i))
+            writer.finish_run(f"run-{i:04d}", "completed")
+    app = open_app(db, tmp_path, run="run-0000")  # the oldest, beyond the list's limit
+    _no_traceback(app)
+    names = list(app.sidebar.dataframe[0].value["name"])
+    assert len(names) == RUN_LIST_LIMIT + 1
+    assert names[0] == f"ci-{total - 1:04d}" and names[-1] == "ci-0000"
+    assert app.sidebar.selectbox(key="run_pick").value == "run-0000"
+    assert f"The {RUN_LIST_LIMIT} newest of {total} matching runs and the one open" in " ".join(
+        texts(app.sidebar, "caption")
+    )
+    app.sidebar.text_input(key="run_filter").set_value("ci-0003").run()  # the filter sees all
+    assert list(app.sidebar.dataframe[0].value["name"]) == ["ci-0003"]
+
+
 # ---------------------------------------------------------------------------------- run detail
 def test_finished_run_shows_progress_charts_ranking_and_downloads(open_app, finished_store):
     app = open_app(finished_store.db, finished_store.config_dir, run=finished_store.older)
