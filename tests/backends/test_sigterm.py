@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from meta_orchestrator.core.processes import other_processes
 from meta_orchestrator.errors import RunTerminated
 from meta_orchestrator.hub import run_experiment_suite
 from meta_orchestrator.listener import RunListener
@@ -124,12 +125,12 @@ def test_sigterm_interrupts_the_run_and_resume_finishes_it(
 
 def group_runs(pgid: int, name: str) -> bool:
     """Whether a process called ``name`` runs in process group ``pgid`` (read from ``/proc``)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            head, tail = stat.read_text().rsplit(")", 1)
-            if head.split("(", 1)[1] == name and int(tail.split()[2]) == pgid:
-                return True
-    return False
+
+    def matches(pid: str) -> bool:
+        head, tail = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+        return head.split("(", 1)[1] == name and int(tail.split()[2]) == pgid
+
+    return bool(other_processes(matches))
 
 
 def test_sigterm_while_ray_starts_interrupts_the_run_and_stops_its_ray(
