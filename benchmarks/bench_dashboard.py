@@ -7,10 +7,11 @@ Chromium (``/usr/bin/chromium``) with Playwright.
 
 * **Live latency** (goal: at most 2 s). A run is kept ``running`` by a ``StoreWriter`` in this
   process, which stamps its heartbeat as a run's process does; the browser shows it. Each sample
-  waits a random 0.2-1.2 s (so samples fall anywhere in the page's 1-second refresh cycle), adds one trial and measures until the page's "Trials done"
-  metric shows the new count (checked in the page on every animation frame). "commit → visible"
-  starts when ``flush()`` returns (the trial is committed); "completed → visible" adds one trial
-  without flushing, so it also includes the writer's batching (commits at most 100 ms after a trial).
+  waits a random 0.2-1.2 s (so samples fall anywhere in the page's 1-second refresh cycle), adds
+  one trial and measures until the page's "Trials done" metric shows the new count (checked in
+  the page on every animation frame). "commit → visible" starts when ``flush()`` returns (the
+  trial is committed); "completed → visible" adds one trial without flushing, so it also includes
+  the writer's batching (commits at most 100 ms after a trial).
 * **Scale** (goal: a median of at most 2 s, issue #12 item 17). A finished run of ``--trials``
   trials (two experiments, four variants, a bandit, 2% errors) is written with ``StoreWriter``.
   The clock runs from navigating to ``?run=<id>`` until the page shows the run's first view, its
