@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import math
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,59 @@ def fitted_columns(frame: pd.DataFrame, configs: dict[str, Any] | None = None) -
         config["width"] = width
         result[str(name)] = config
     return result
+
+
+def markdown_table(
+    frame: pd.DataFrame,
+    formats: Mapping[str, Callable[[Any], str]] | None = None,
+    *,
+    intervals: Iterable[str] = (),
+) -> str:
+    """``frame`` as a Markdown table for ``st.markdown``: each cell through its column's format
+    (else ``_cell_text``; a missing value is a dash), escaped with ``escape_text`` so that names
+    stay text, number columns right-aligned. The cells of the ``intervals`` columns
+    (``[low, high]``) keep to one line.
+
+    The views that open first (a run's Overview, the live view, the sidebar's run list) draw their
+    small tables this way, not with ``st.dataframe``: Streamlit shows a page only once every
+    element's JavaScript has loaded, and the grid's (glide-data-grid with Arrow, 1.6 MB) cost the
+    Overview about 0.2 s of each open and 0.4-0.6 s of a first one (``bench_dashboard.py`` side by
+    side). A long column name wraps instead of being cut; sorting and resizing are given up.
+    """
+    formats = formats or {}
+    names = [str(name) for name in frame.columns]
+    numeric = [_is_number_column(frame[name]) for name in frame.columns]
+    lines = [
+        "| " + " | ".join(escape_text(name) for name in names) + " |",
+        "|" + "|".join("---:" if right else "---" for right in numeric) + "|",
+    ]
+    shown = [formats.get(name, _cell_text) for name in names]
+    one_line = [name in set(intervals) for name in names]
+    for row in frame.itertuples(index=False):
+        cells = []
+        for show, keep, value in zip(shown, one_line, row, strict=True):
+            text = escape_text(DASH if _missing(value) else show(value))
+            cells.append(text.replace(", ", ",\u00a0") if keep else text)  # a no-break space
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _is_number_column(column: pd.Series) -> bool:
+    types = pd.api.types
+    return bool(types.is_numeric_dtype(column) and not types.is_bool_dtype(column))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as text: ``yes``/``no`` for a flag, 4 significant digits for a float."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def open_store(db: Path) -> RunStore | None:

@@ -17,6 +17,7 @@ from meta_orchestrator.analysis.formatting import (
     escape_text,
     format_duration,
     format_interval,
+    format_p_value,
     format_percent,
 )
 from meta_orchestrator.analysis.report import render_summary_markdown
@@ -26,7 +27,7 @@ from meta_orchestrator.analysis.summary import (
     run_leader,
 )
 from meta_orchestrator.dashboard import anytime_view, charts, launcher, samples_view, static_chart
-from meta_orchestrator.dashboard.common import Settings, fitted_columns, formatted, shown_errors
+from meta_orchestrator.dashboard.common import Settings, markdown_table, shown_errors
 from meta_orchestrator.dashboard.data import (
     EXPORT_LIMIT,
     LOG_TAIL,
@@ -72,14 +73,8 @@ def sidebar_browser(store: RunStore) -> str | None:
     selected = st.sidebar.selectbox(
         "Run", list(labels), key="run_pick", format_func=labels.__getitem__, on_change=_picked
     )
-    table = shown.drop(columns=["id"])
-    st.sidebar.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        height=min(400, 38 + 35 * len(shown)),
-        column_config=fitted_columns(table),
-    )
+    run_list = st.sidebar.container(height=RUN_LIST_HEIGHT if len(shown) > 10 else "content")
+    run_list.markdown(run_list_markdown(shown))
     if len(shown) < len(matching):
         listed = min(len(shown), RUN_LIST_LIMIT)
         also = " and the one open" if len(shown) > RUN_LIST_LIMIT else ""
@@ -91,6 +86,23 @@ def sidebar_browser(store: RunStore) -> str | None:
 
 
 RUN_LIST_LIMIT = 200  # rows of the sidebar's list and choices of its picker; the filter sees all
+RUN_LIST_HEIGHT = 400  # pixels: a longer run list scrolls
+
+
+def run_list_markdown(runs: pd.DataFrame) -> str:
+    """The sidebar's runs (``data.run_table`` rows) as a Markdown list, one run per item:
+    **name** · status · trials · leader · date · orchestrator.
+
+    A list, not a table: the sidebar is too narrow for six columns, and a Markdown table there is
+    cut at its edge rather than scrolled; a list item wraps, so nothing is hidden. It is not an
+    ``st.dataframe`` because the grid's JavaScript would load before any page could show
+    (``common.markdown_table``).
+    """
+    return "\n".join(
+        f"- **{escape_text(r.name)}** · {escape_text(r.status)} · {escape_text(r.trials)} trials"
+        f" · leader {escape_text(r.leader)} · {escape_text(r.date)} · {escape_text(r.orchestrator)}"
+        for r in runs.itertuples()
+    )
 
 
 def listed_runs(matching: pd.DataFrame, wanted: str | None) -> pd.DataFrame:
@@ -336,14 +348,7 @@ def _score_series(
 
 def _live_ranking(view: RunView, experiment: str) -> None:
     live = _with_interval(view.ranking_frame(experiment))
-    st.dataframe(
-        live,
-        hide_index=True,
-        width="stretch",
-        column_config=fitted_columns(
-            live, {"mean score": st.column_config.NumberColumn(format="%.3f")}
-        ),
-    )
+    st.markdown(markdown_table(live, {"mean score": _fixed(3)}, intervals=["score 95% CI"]))
 
 
 def _with_interval(frame: pd.DataFrame) -> pd.DataFrame:
@@ -513,19 +518,17 @@ def _ranking(experiment: ExperimentSummary) -> None:
         for v in experiment.variants
     ]
     ranking = pd.DataFrame(rows)
-    st.dataframe(
-        formatted(ranking, percents=["success"]),
-        hide_index=True,
-        width="stretch",
-        column_config=fitted_columns(
+    st.markdown(
+        markdown_table(
             ranking,
             {
-                "mean score": st.column_config.NumberColumn(format="%.3f"),
-                "latency p50 (s)": st.column_config.NumberColumn(format="%.4f"),
-                "latency p95 (s)": st.column_config.NumberColumn(format="%.4f"),
-                "cost total": st.column_config.NumberColumn(format="%.4g"),
+                "mean score": _fixed(3),
+                "success": format_percent,
+                "latency p50 (s)": _fixed(4),
+                "latency p95 (s)": _fixed(4),
             },
-        ),
+            intervals=["score 95% CI", "success 95% CI"],
+        )
     )
     tested = [c for c in experiment.comparisons if c.p_value is not None]
     if tested:
@@ -551,14 +554,21 @@ def _ranking(experiment: ExperimentSummary) -> None:
                 for c in experiment.comparisons
             ]
         )
-        st.dataframe(
-            formatted(comparisons, p_values=["p", "Holm p"]),
-            hide_index=True,
-            width="stretch",
-            column_config=fitted_columns(
-                comparisons, {"difference": st.column_config.NumberColumn(format="%+.3f")}
-            ),
+        st.markdown(
+            markdown_table(
+                comparisons,
+                {"difference": _signed(3), "p": format_p_value, "Holm p": format_p_value},
+                intervals=["95% CI"],
+            )
         )
+
+
+def _fixed(digits: int) -> Callable[[float], str]:
+    return lambda value: f"{value:.{digits}f}"
+
+
+def _signed(digits: int) -> Callable[[float], str]:
+    return lambda value: f"{value:+.{digits}f}"
 
 
 def _difference_interval(low: float | None, high: float | None) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from streamlit.testing.v1 import AppTest
 
@@ -115,3 +117,51 @@ def texts(app: AppTest, kind: str) -> list[str]:
 
 def metric(app: AppTest, label: str) -> str:
     return next(str(m.value) for m in app.metric if m.label == label)
+
+
+_CELL_BORDER = re.compile(r"(?<!\\)\|")
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def tables(app: Any) -> list[pd.DataFrame]:
+    """The tables an ``AppTest`` (sidebar included) or its ``sidebar`` drew with
+    ``dashboard.common.markdown_table``, read back: one frame per table, every cell as the text
+    the page shows (escapes undone, so a hostile name reads back as itself)."""
+    found = []
+    for element in app.markdown:
+        lines = str(element.value).splitlines()
+        if len(lines) < 2 or not all(line.startswith("|") for line in lines):
+            continue  # prose, or a document with tables in it (summary.md)
+        header, *rows = (
+            [_unescape(c.strip()) for c in _CELL_BORDER.split(line)[1:-1]]
+            for line in [lines[0], *lines[2:]]
+        )
+        assert all(len(row) == len(header) for row in rows), lines
+        found.append(pd.DataFrame(rows, columns=header))
+    return found
+
+
+_RUN_ITEM = re.compile(
+    r"- \*\*(?P<name>.*?)\*\* · (?P<status>.*?) · (?P<trials>\S+) trials · leader (?P<leader>.*?)"
+    r" · (?P<date>\S+ \S+) · (?P<orchestrator>.*)"
+)
+
+
+def run_list(app: Any) -> pd.DataFrame:
+    """The sidebar's run list (``run_view.run_list_markdown``), read back as a frame."""
+    items = next(
+        str(m.value).splitlines() for m in app.sidebar.markdown if str(m.value).startswith("- **")
+    )
+    rows = []
+    for item in items:
+        match = _RUN_ITEM.fullmatch(item)
+        assert match, item
+        rows.append({k: _unescape(v) for k, v in match.groupdict().items()})
+    return pd.DataFrame(
+        rows, columns=["name", "date", "status", "trials", "leader", "orchestrator"]
+    )
+
+
+def _unescape(text: str) -> str:
+    """A cell's text as read: escapes undone, a no-break space read as a space."""
+    return _ESCAPED.sub(r"\1", text).replace("&amp;", "&").replace("\u00a0", " ")

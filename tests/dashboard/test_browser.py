@@ -152,7 +152,7 @@ def _finished_views(page) -> None:  # type: ignore[no-untyped-def]
                    const images = [...main.querySelectorAll('[data-testid="stImage"] img')];
                    return images.length === 2 && images.every(i => i.complete && i.naturalWidth)
                      && !main.querySelector('[data-testid="stVegaLiteChart"]')
-                     && main.querySelectorAll('[data-testid="stDataFrame"]').length === 4; }"""
+                     && main.querySelectorAll('[data-testid="stMarkdownContainer"] table').length === 4; }"""
     )  # two score pictures, two rankings and two tables of tests against the best, no Vega
     _full_screenshot(page, ARTIFACTS / "2-finished-run.png")
     main.locator('[data-testid="stRadio"] label').filter(has_text="Charts").click()
