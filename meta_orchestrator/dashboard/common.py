@@ -95,11 +95,12 @@ def markdown_table(
     stay text, number columns right-aligned. The cells of the ``intervals`` columns
     (``[low, high]``) keep to one line.
 
-    The views that open first (a run's Overview, the live view, the sidebar's run list) draw their
-    small tables this way, not with ``st.dataframe``: Streamlit shows a page only once every
-    element's JavaScript has loaded, and the grid's (glide-data-grid with Arrow, 1.6 MB) cost the
-    Overview about 0.2 s of each open and 0.4-0.6 s of a first one (``bench_dashboard.py`` side by
-    side). A long column name wraps instead of being cut; sorting and resizing are given up.
+    The views that open first (a run's Overview, the live ranking) draw their small tables this
+    way, and the sidebar its run list as a Markdown list, not with ``st.dataframe``: Streamlit
+    shows a page only once every element's JavaScript has loaded, and the grid's (glide-data-grid
+    with Arrow, 1.6 MB) cost the Overview about 0.2 s of each open and 0.4-0.6 s of a first one
+    (``bench_dashboard.py`` side by side). A long column name wraps instead of being cut; sorting
+    and resizing are given up.
     """
     formats = formats or {}
     names = [str(name) for name in frame.columns]
@@ -109,7 +110,8 @@ def markdown_table(
         "|" + "|".join("---:" if right else "---" for right in numeric) + "|",
     ]
     shown = [formats.get(name, _cell_text) for name in names]
-    one_line = [name in set(intervals) for name in names]
+    keep_together = set(intervals)
+    one_line = [name in keep_together for name in names]
     for row in frame.itertuples(index=False):
         cells = []
         for show, keep, value in zip(shown, one_line, row, strict=True):
