@@ -56,6 +56,13 @@ def format_p_value(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def format_number(value: float | None, digits: int = 3, *, signed: bool = False) -> str:
+    """A statistic with ``digits`` decimals (with its sign when ``signed``: a difference)."""
+    if value is None:
+        return DASH
+    return f"{value:{'+' if signed else ''}.{digits}f}"
+
+
 def format_percent(fraction: float | None, *, signed: bool = False) -> str:
     """A measured share as a percentage with one decimal: ``82.5%`` (``+1.2%`` when ``signed``)."""
     if fraction is None:

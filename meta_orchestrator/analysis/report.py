@@ -33,6 +33,7 @@ from meta_orchestrator.analysis.formatting import (
     escape_text,
     format_duration,
     format_interval,
+    format_number,
     format_p_value,
     format_percent,
     rule_of_three,
@@ -446,7 +447,7 @@ def _ranking_table(variants: list[VariantSummary]) -> str:
             code_span(v.variant, table=True),
             str(v.trials),
             _mean_with_ci(v),
-            _num(v.score_sd),
+            format_number(v.score_sd),
             _success_with_ci(v),
             f"{_latency(v.latency_p50)} / {_latency(v.latency_p95)}",
             f"{_cost(v.cost_total)} / {_cost(v.cost_mean)}",
@@ -482,7 +483,7 @@ def _comparison_block(experiment: ExperimentSummary) -> str:
                     _difference(c),
                     format_p_value(c.p_value),
                     format_p_value(c.p_holm),
-                    _signed(c.effect_size, 2),
+                    format_number(c.effect_size, 2, signed=True),
                     _verdict(c),
                 ]
             )
@@ -513,7 +514,7 @@ def _paired_block(experiment: ExperimentSummary, best: VariantSummary) -> str:
                     format_p_value(c.p_value),
                     format_p_value(c.p_holm),
                     format_p_value(c.p_wilcoxon),
-                    _num(c.correlation, 2),
+                    format_number(c.correlation, 2),
                     f"{c.paired or 0} / {c.left_out or 0}",
                     _verdict(c),
                 ]
@@ -584,24 +585,16 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _num(value: float | None, digits: int = 3) -> str:
-    return DASH if value is None else f"{value:.{digits}f}"
-
-
-def _signed(value: float | None, digits: int = 3) -> str:
-    return DASH if value is None else f"{value:+.{digits}f}"
-
-
 def _mean_with_ci(v: VariantSummary) -> str:
     if v.mean_score is None:
         return DASH
     if v.score_ci_low is None or v.score_ci_high is None:
-        return _num(v.mean_score)
+        return format_number(v.mean_score)
     interval = format_interval(v.score_ci_low, v.score_ci_high, n=v.score_n)
     if interval.startswith("n/a"):
         bound = _rule_of_three(v)
-        return f"{_num(v.mean_score)} · {interval[:-1]}{'; ' + bound if bound else ''})"
-    return f"{_num(v.mean_score)} {interval}"
+        return f"{format_number(v.mean_score)} · {interval[:-1]}{'; ' + bound if bound else ''})"
+    return f"{format_number(v.mean_score)} {interval}"
 
 
 def _rule_of_three(v: VariantSummary) -> str | None:
@@ -628,8 +621,9 @@ def _difference(c: PairwiseComparison) -> str:
     if c.difference is None:
         return DASH
     if c.ci_low is not None and c.ci_high is not None and c.ci_high - c.ci_low <= 1e-12:
-        return f"{_signed(c.difference)} · n/a (no variance on either side)"
-    return f"{_signed(c.difference)} [{_signed(c.ci_low)}, {_signed(c.ci_high)}]"
+        return f"{format_number(c.difference, signed=True)} · n/a (no variance on either side)"
+    low, high = (format_number(x, signed=True) for x in (c.ci_low, c.ci_high))
+    return f"{format_number(c.difference, signed=True)} [{low}, {high}]"
 
 
 def _latency(seconds: float | None) -> str:

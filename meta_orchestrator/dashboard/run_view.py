@@ -17,6 +17,7 @@ from meta_orchestrator.analysis.formatting import (
     escape_text,
     format_duration,
     format_interval,
+    format_number,
     format_p_value,
     format_percent,
 )
@@ -348,7 +349,13 @@ def _score_series(
 
 def _live_ranking(view: RunView, experiment: str) -> None:
     live = _with_interval(view.ranking_frame(experiment))
-    st.markdown(markdown_table(live, {"mean score": _fixed(3)}, intervals=["score 95% CI"]))
+    st.markdown(
+        markdown_table(
+            live,
+            {"mean score": format_number},
+            intervals=["score 95% CI"],
+        )
+    )
 
 
 def _with_interval(frame: pd.DataFrame) -> pd.DataFrame:
@@ -522,10 +529,10 @@ def _ranking(experiment: ExperimentSummary) -> None:
         markdown_table(
             ranking,
             {
-                "mean score": _fixed(3),
+                "mean score": format_number,
                 "success": format_percent,
-                "latency p50 (s)": _fixed(4),
-                "latency p95 (s)": _fixed(4),
+                "latency p50 (s)": functools.partial(format_number, digits=4),
+                "latency p95 (s)": functools.partial(format_number, digits=4),
             },
             intervals=["score 95% CI", "success 95% CI"],
         )
@@ -557,18 +564,14 @@ def _ranking(experiment: ExperimentSummary) -> None:
         st.markdown(
             markdown_table(
                 comparisons,
-                {"difference": _signed(3), "p": format_p_value, "Holm p": format_p_value},
+                {
+                    "difference": functools.partial(format_number, signed=True),
+                    "p": format_p_value,
+                    "Holm p": format_p_value,
+                },
                 intervals=["95% CI"],
             )
         )
-
-
-def _fixed(digits: int) -> Callable[[float], str]:
-    return lambda value: f"{value:.{digits}f}"
-
-
-def _signed(digits: int) -> Callable[[float], str]:
-    return lambda value: f"{value:+.{digits}f}"
 
 
 def _difference_interval(low: float | None, high: float | None) -> str:

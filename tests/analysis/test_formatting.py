@@ -16,6 +16,7 @@ from meta_orchestrator.analysis.formatting import (
     code_span,
     escape_text,
     format_duration,
+    format_number,
     format_p_value,
     format_percent,
     format_setting_percent,
@@ -116,6 +117,13 @@ def test_p_values() -> None:
     assert format_p_value(0.001) == "0.001"
     assert format_p_value(0.04449) == "0.044"
     assert format_p_value(1.0) == "1.000"
+
+
+def test_numbers() -> None:
+    assert format_number(None) == DASH and format_number(None, signed=True) == DASH
+    assert format_number(0.8766) == "0.877" and format_number(0.06021, 4) == "0.0602"
+    assert format_number(-0.3961, signed=True) == "-0.396"
+    assert format_number(0.119, signed=True) == "+0.119" and format_number(0.4, 2) == "0.40"
 
 
 def test_percentages() -> None:
