@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from meta_orchestrator import __version__
+from meta_orchestrator.analysis.results_follower import ResultsFollower
 from meta_orchestrator.backends import Backend, create_backend
 from meta_orchestrator.core.config import (
     ExperimentConfig,
@@ -219,6 +220,7 @@ class _Execution:
         self.budget = BudgetGuard(suite.budget)
         self.leaderboard = Leaderboard()
         self.signals = _StopSignals()
+        self.follower: ResultsFollower | None = None
 
     def run(self, restored: set[str] | None) -> None:
         handler = _StoreLogHandler(self.writer, self.run_id)
@@ -247,7 +249,8 @@ class _Execution:
             with signals, prints, backend:
                 signals.reclaim()
                 orchestrators = self._prepare(restored)
-                self._notify_start(orchestrators)
+                planned = self._notify_start(orchestrators)
+                self.follower = ResultsFollower.start(self.db, self.run_id, planned)
                 for experiment, orchestrator in orchestrators:
                     reason = self._run_experiment(experiment, orchestrator, backend)
                     if reason:
@@ -294,7 +297,14 @@ class _Execution:
             self.writer.flush()
         except StoreError:
             pass  # raised to the caller already, or by finish_run below; the reports still follow
-        self._write_artifacts(closing)
+        follower, self.follower = self.follower, None
+        try:
+            if follower is not None:
+                follower.request_finish()  # its last read runs beside the report's summary
+            self._write_artifacts(closing, follower)
+        finally:
+            if follower is not None:
+                follower.close()
         self.writer.finish_run(
             self.run_id, status, stop_reason, error, elapsed, ended_at=closing["ended_at"]
         )
@@ -358,10 +368,12 @@ class _Execution:
             self.leaderboard.add(result)
             yield result
 
-    def _notify_start(self, orchestrators: list[tuple[ExperimentConfig, Orchestrator]]) -> None:
+    def _notify_start(self, orchestrators: list[tuple[ExperimentConfig, Orchestrator]]) -> int:
+        """Tell the listener how many trials the run plans (done ones included); return it."""
         done = self.leaderboard.total
         planned = done + sum(o.planned_trials - o.done for _, o in orchestrators)
         self.listener.on_run_start(self.run_id, planned, done)
+        return planned
 
     def _run_experiment(
         self, experiment: ExperimentConfig, orchestrator: Orchestrator, backend: Backend
@@ -441,11 +453,13 @@ class _Execution:
                 )
             on_trial(result, leaderboard)
 
-    def _write_artifacts(self, closing: dict[str, Any]) -> None:
+    def _write_artifacts(self, closing: dict[str, Any], follower: ResultsFollower | None) -> None:
         try:
             from meta_orchestrator.analysis.report import write_run_artifacts
 
-            write_run_artifacts(self.db, self.run_id, self.out_dir, closing=closing)
+            write_run_artifacts(
+                self.db, self.run_id, self.out_dir, closing=closing, follower=follower
+            )
         except Exception as exc:  # the trials are safe in the store; say so and carry on
             log.error("writing the report for %s failed: %s", self.run_id, exc)
 

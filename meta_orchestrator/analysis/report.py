@@ -38,6 +38,7 @@ from meta_orchestrator.analysis.formatting import (
     format_percent,
     rule_of_three,
 )
+from meta_orchestrator.analysis.results_follower import FollowedTrials, ResultsFollower
 from meta_orchestrator.analysis.samples import SampleNote, SampleSummary
 from meta_orchestrator.analysis.stats import MIN_TRIALS_FOR_TEST
 from meta_orchestrator.analysis.summary import (
@@ -68,14 +69,16 @@ def write_run_artifacts(
     out_dir: str | Path | None = None,
     *,
     closing: Mapping[str, Any] | None = None,
+    follower: ResultsFollower | None = None,
 ) -> Path:
     """Write ``results.json``, ``summary.md`` and ``config.yaml`` for a run; return their folder.
 
     ``out_dir`` holds the run's folder; ``None`` means where the run recorded its outputs
     (``core.paths.results_root``). ``closing`` (status, ended_at, ...) is what the run's record is
     about to become: the hub writes the reports before it marks a run completed, so a kill -9 in
-    between never leaves a completed run without them. Raises ``StoreError`` /
-    ``RunNotFoundError`` if the store or the run does not exist.
+    between never leaves a completed run without them. ``follower`` is the run's
+    ``ResultsFollower``, if it has one: the trials it has written already are copied, not read
+    again. Raises ``StoreError`` / ``RunNotFoundError`` if the store or the run does not exist.
     """
     db = Path(db_path)
     with RunStore(db) as store, store.snapshot():
@@ -85,7 +88,8 @@ def write_run_artifacts(
         root = results_root(out_dir, store=db, recorded=summary.run.results_dir)
         run_dir = root / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_results(store, summary, run_dir / RESULTS_FILE)
+        followed = follower.written(store, run_id) if follower is not None else None
+        _write_results(store, summary, run_dir / RESULTS_FILE, followed)
     with atomic_write(run_dir / SUMMARY_FILE) as out:
         out.write(render_summary_markdown(summary))
     with atomic_write(run_dir / CONFIG_FILE) as out:
@@ -162,7 +166,9 @@ def atomic_write(path: Path) -> Iterator[TextIO]:
         raise
 
 
-def _write_results(store: RunStore, summary: RunSummary, path: Path) -> None:
+def _write_results(
+    store: RunStore, summary: RunSummary, path: Path, followed: FollowedTrials | None = None
+) -> None:
     head = {
         "format": RESULTS_FORMAT,
         "format_version": RESULTS_FORMAT_VERSION,
@@ -183,7 +189,13 @@ def _write_results(store: RunStore, summary: RunSummary, path: Path) -> None:
         out.write("\n  ],")
         out.write('\n  "trials": [')
         separator = "\n    "
-        for batch in store.trial_json_batches(summary.run.id):
+        after_seq = 0
+        if followed is not None and followed.count:
+            out.write(separator)
+            out.flush()
+            followed.copy_to(out.buffer)  # type: ignore[attr-defined]
+            separator, after_seq = ",\n    ", followed.last_seq
+        for batch in store.trial_json_batches(summary.run.id, after_seq=after_seq):
             out.write(separator)
             out.write(",\n    ".join(batch))
             separator = ",\n    "

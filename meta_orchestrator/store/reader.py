@@ -428,11 +428,16 @@ class RunStore:
             yield str(sample), sum_a / matched, sum_b / matched, matched
 
     # ----------------------------------------------------------------------------------- trials
-    def trial_count(self, run_id: str, experiment: str | None = None) -> int:
+    def trial_count(
+        self, run_id: str, experiment: str | None = None, *, through_seq: int | None = None
+    ) -> int:
         sql, params = "SELECT COUNT(*) FROM trials WHERE run_id = ?", [run_id]
         if experiment is not None:
             sql += " AND experiment = ?"
             params.append(experiment)
+        if through_seq is not None:
+            sql += " AND seq <= ?"
+            params.append(through_seq)
         return int(self._conn.execute(sql, params).fetchone()[0])
 
     def iter_trials(
@@ -454,8 +459,18 @@ class RunStore:
         for batch in self.trial_json_batches(run_id):
             yield from batch
 
-    def trial_json_batches(self, run_id: str, size: int = 256) -> Iterator[list[str]]:
-        """The texts of ``iter_trial_json`` in lists of up to ``size``, for writers of big files.
+    def last_trial_seq(self, run_id: str) -> int:
+        """The ``seq`` of the run's newest committed trial (0 before its first). Trials are only
+        ever appended, so every trial committed later has a higher one."""
+        row = self._conn.execute("SELECT MAX(seq) FROM trials WHERE run_id = ?", (run_id,))
+        return int(row.fetchone()[0] or 0)
+
+    def trial_json_batches(
+        self, run_id: str, size: int = 256, *, after_seq: int = 0, through_seq: int | None = None
+    ) -> Iterator[list[str]]:
+        """The texts of ``iter_trial_json`` in lists of up to ``size``, for writers of big files;
+        ``after_seq`` and ``through_seq`` bound the ``seq`` of the trials read (a follower of a
+        running run reads each new range once).
 
         SQLite assembles the text (the stored metrics, output and details are JSON already), so
         ``results.json`` costs no ``TrialResult`` and no ``json.dumps`` per trial. Only the REAL
@@ -468,7 +483,9 @@ class RunStore:
         """
         if not self._has("trials", "sample_id"):  # an old schema: through TrialResult
             batch = []
-            for _, trial in self.iter_trials(run_id):
+            for seq, trial in self.iter_trials(run_id, after_seq=after_seq):
+                if through_seq is not None and seq > through_seq:
+                    break
                 batch.append(
                     json.dumps({k: getattr(trial, k) for k in _TRIAL_KEYS}, allow_nan=False)
                 )
@@ -478,8 +495,10 @@ class RunStore:
             if batch:
                 yield batch
             return
+        bounds = "run_id = ? AND seq > ?" + ("" if through_seq is None else " AND seq <= ?")
+        params = (run_id, after_seq) + (() if through_seq is None else (through_seq,))
         first, last, count = self._conn.execute(
-            "SELECT MIN(seq), MAX(seq), COUNT(*) FROM trials WHERE run_id = ?", (run_id,)
+            f"SELECT MIN(seq), MAX(seq), COUNT(*) FROM trials WHERE {bounds}", params
         ).fetchone()
         if not count:
             return
@@ -488,7 +507,7 @@ class RunStore:
         if last - first < 2 * count:  # mostly this run's rows: scan the range
             cursor.execute(_TRIAL_JSON_IN_RANGE, (first, last, run_id))
         else:  # interleaved with another run's: the index, and a sort
-            cursor.execute(_TRIAL_JSON_OF_RUN, (run_id,))
+            cursor.execute(_TRIAL_JSON_OF_RUN, (run_id, first, last))
         while rows := cursor.fetchmany(size):
             yield [_TRIAL_JSON_TEXT % row for row in rows]
 
@@ -793,7 +812,7 @@ FROM trials
 _TRIAL_JSON_IN_RANGE = (
     _TRIAL_JSON_SQL + "NOT INDEXED WHERE seq BETWEEN ? AND ? AND run_id = ? ORDER BY seq"
 )
-_TRIAL_JSON_OF_RUN = _TRIAL_JSON_SQL + "WHERE run_id = ? ORDER BY seq"
+_TRIAL_JSON_OF_RUN = _TRIAL_JSON_SQL + "WHERE run_id = ? AND seq BETWEEN ? AND ? ORDER BY seq"
 # ``%s`` of a float is its ``repr``: the shortest text that reads back as the same number.
 _TRIAL_JSON_TEXT = '%s%s, "ended_at": %s, "latency": %s%s%s%s'
 
