@@ -571,14 +571,14 @@ RUNS_COLUMNS = ("id", "name", "status", "started", "trials", "orchestrator", "le
 def _runs(args: argparse.Namespace) -> int:
     import json
 
-    from meta_orchestrator.analysis.summary import run_leader
+    from meta_orchestrator.analysis.saved_summary import leader_of
     from meta_orchestrator.store import RunStore
     from meta_orchestrator.store.ownership import display_status
 
     db = store_path(args.db)
     with RunStore(db) as store:
         records = store.list_runs(limit=args.limit)
-        leaders = [run_leader(store, record.id) for record in records]
+        leaders = [leader_of(store, record) for record in records]
     if args.json:
         for record, leader in zip(records, leaders, strict=True):
             print(json.dumps(_run_json(record, leader), ensure_ascii=False))

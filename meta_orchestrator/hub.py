@@ -458,7 +458,12 @@ class _Execution:
             from meta_orchestrator.analysis.report import write_run_artifacts
 
             write_run_artifacts(
-                self.db, self.run_id, self.out_dir, closing=closing, follower=follower
+                self.db,
+                self.run_id,
+                self.out_dir,
+                closing=closing,
+                follower=follower,
+                saving=self.writer,
             )
         except Exception as exc:  # the trials are safe in the store; say so and carry on
             log.error("writing the report for %s failed: %s", self.run_id, exc)

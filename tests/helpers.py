@@ -20,6 +20,7 @@ import pytest
 
 from meta_orchestrator.core.config import load_config
 from meta_orchestrator.core.trial import TrialResult
+from meta_orchestrator.listener import RunListener
 from meta_orchestrator.orchestrators import Orchestrator, create_orchestrator
 from meta_orchestrator.store import ExperimentRecord, RunRecord, RunStore
 
@@ -144,3 +145,16 @@ def only_run_id(db: Path) -> str:
         runs = store.list_runs()
     assert len(runs) == 1, [r.id for r in runs]
     return runs[0].id
+
+
+class InterruptAfter(RunListener):
+    """A listener that raises KeyboardInterrupt (as SIGINT would) after ``n`` trials."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen = 0
+
+    def on_trial(self, result: TrialResult, leaderboard: object) -> None:
+        self.seen += 1
+        if self.seen == self.n:
+            raise KeyboardInterrupt

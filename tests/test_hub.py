@@ -29,7 +29,16 @@ from meta_orchestrator.listener import RunListener
 from meta_orchestrator.progress import RichProgress
 from meta_orchestrator.store import RunStore
 from meta_orchestrator.store.connection import StoreError
-from tests.helpers import Ran, RunSuite, mab, python_agent, simulated, standard, suite
+from tests.helpers import (
+    InterruptAfter,
+    Ran,
+    RunSuite,
+    mab,
+    python_agent,
+    simulated,
+    standard,
+    suite,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -184,19 +193,6 @@ def test_artifacts_are_written_for_each_run(run_suite: RunSuite) -> None:
 
 
 # ----------------------------------------------------------------------- Ctrl-C and resume
-class InterruptAfter(RunListener):
-    """A listener that raises KeyboardInterrupt (as SIGINT would) after ``n`` trials."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.seen = 0
-
-    def on_trial(self, result: TrialResult, leaderboard: object) -> None:
-        self.seen += 1
-        if self.seen == self.n:
-            raise KeyboardInterrupt
-
-
 class CountTrials(RunListener):
     """Counts the trials a run actually executes (the store's INSERT OR IGNORE would hide a
     re-run of a stored trial, so the store's rows cannot tell)."""

@@ -2,7 +2,8 @@
 
 ``write_run_artifacts`` writes all three into ``<out_dir>/<run_id>/``; the hub calls it at the end of
 every run (completed, failed or interrupted) and ``meta-orchestrator report RUN_ID`` calls it again.
-Each file is replaced atomically, so a reader never sees half of one.
+Each file is replaced atomically, so a reader never sees half of one. The hub also keeps the
+summary it computed in the store (``analysis.saved_summary``), for the dashboard and ``runs``.
 
 ``results.json`` (``"format": "meta-orchestrator/results"``, ``"format_version": 1``) holds ``run``
 (every ``RunRecord`` field), ``scoring_weights``, ``experiments`` (config, choice counts, ranked
@@ -40,6 +41,7 @@ from meta_orchestrator.analysis.formatting import (
 )
 from meta_orchestrator.analysis.results_follower import FollowedTrials, ResultsFollower
 from meta_orchestrator.analysis.samples import SampleNote, SampleSummary
+from meta_orchestrator.analysis.saved_summary import save_summary
 from meta_orchestrator.analysis.stats import MIN_TRIALS_FOR_TEST
 from meta_orchestrator.analysis.summary import (
     NOT_ENOUGH_TRIALS,
@@ -51,7 +53,7 @@ from meta_orchestrator.analysis.summary import (
 )
 from meta_orchestrator.core.paths import results_root
 from meta_orchestrator.errors import ComparisonError, RunNotFoundError
-from meta_orchestrator.store import RunRecord, RunStore
+from meta_orchestrator.store import RunRecord, RunStore, StoreWriter
 
 RESULTS_FORMAT = "meta-orchestrator/results"
 RESULTS_FORMAT_VERSION = 1
@@ -70,6 +72,7 @@ def write_run_artifacts(
     *,
     closing: Mapping[str, Any] | None = None,
     follower: ResultsFollower | None = None,
+    saving: StoreWriter | None = None,
 ) -> Path:
     """Write ``results.json``, ``summary.md`` and ``config.yaml`` for a run; return their folder.
 
@@ -78,7 +81,9 @@ def write_run_artifacts(
     about to become: the hub writes the reports before it marks a run completed, so a kill -9 in
     between never leaves a completed run without them. ``follower`` is the run's
     ``ResultsFollower``, if it has one: the trials it has written already are copied, not read
-    again. Raises ``StoreError`` / ``RunNotFoundError`` if the store or the run does not exist.
+    again. ``saving`` is the run's own writer: the summary is kept in the store for readers
+    (``analysis.saved_summary``) for the trial count and closing status it holds for. Raises
+    ``StoreError`` / ``RunNotFoundError`` if the store or the run does not exist.
     """
     db = Path(db_path)
     with RunStore(db) as store, store.snapshot():
@@ -94,6 +99,8 @@ def write_run_artifacts(
         out.write(render_summary_markdown(summary))
     with atomic_write(run_dir / CONFIG_FILE) as out:
         out.write(summary.run.config_yaml)
+    if saving is not None:
+        save_summary(saving, summary)
     return run_dir
 
 

@@ -189,6 +189,16 @@ class RunSummary:
     # Trials that ended because an endpoint kept failing (``rate_limited``, ``unavailable``), by kind.
     endpoint_failures: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def leader(self) -> str | None:
+        """``run_leader``'s answer, read from the summary: the best variant of the first
+        experiment in which a trial succeeded, or ``None``."""
+        for experiment in self.experiments:
+            best = experiment.best
+            if best is not None and any(v.success_rate for v in experiment.variants):
+                return best.variant
+        return None
+
 
 def summarize_run(store: RunStore, run_id: str, alpha: float = DEFAULT_ALPHA) -> RunSummary:
     """Summarise every experiment of a run. Raises ``RunNotFoundError`` for an unknown id."""

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats as _scipy_stats
 
 from meta_orchestrator.analysis.formatting import DASH
+from meta_orchestrator.analysis.saved_summary import saved_summary
 from meta_orchestrator.analysis.stats import mean_ci
 from meta_orchestrator.analysis.summary import RunSummary, summarize_run
 from meta_orchestrator.core.running import RunningMoments
@@ -224,7 +225,8 @@ class RunView:
 
 # ---------------------------------------------------------------------------------- summaries
 class Summaries:
-    """``summarize_run`` once per (store, run, trial count, status), started early, shared.
+    """A run's summary once per (store, run, trial count, status), started early, shared: the one
+    the run saved as it closed (``analysis.saved_summary``) when it holds, else ``summarize_run``.
 
     ``start`` returns a future at once: the summary's SQL (quantiles sort every variant's
     latencies) runs on a worker thread with its own connection while the page draws its charts,
@@ -242,7 +244,7 @@ class Summaries:
         with self._lock:
             future = self._futures.get(key)
             if future is None or (future.done() and future.exception() is not None):
-                future = self._futures[key] = self._pool.submit(_summarize, db, run.id)
+                future = self._futures[key] = self._pool.submit(_summarize, db, run)
             self._futures.move_to_end(key)
             while len(self._futures) > self._size:
                 self._futures.popitem(last=False)
@@ -254,9 +256,10 @@ class Summaries:
         self._pool.shutdown(wait=True)
 
 
-def _summarize(db: Path, run_id: str) -> RunSummary:
+def _summarize(db: Path, run: RunRecord) -> RunSummary:
+    """The summary the run saved as it closed, if it still holds; else computed from its trials."""
     with RunStore(db) as store:
-        return summarize_run(store, run_id)
+        return saved_summary(store, run) or summarize_run(store, run.id)
 
 
 # ---------------------------------------------------------------------------------- progress

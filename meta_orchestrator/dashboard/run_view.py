@@ -22,11 +22,8 @@ from meta_orchestrator.analysis.formatting import (
     format_percent,
 )
 from meta_orchestrator.analysis.report import render_summary_markdown
-from meta_orchestrator.analysis.summary import (
-    ExperimentSummary,
-    RunSummary,
-    run_leader,
-)
+from meta_orchestrator.analysis.saved_summary import leader_of
+from meta_orchestrator.analysis.summary import ExperimentSummary, RunSummary
 from meta_orchestrator.dashboard import anytime_view, charts, launcher, samples_view, static_chart
 from meta_orchestrator.dashboard.common import Settings, markdown_table, shown_errors
 from meta_orchestrator.dashboard.data import (
@@ -135,12 +132,16 @@ def _picked() -> None:
 
 
 def _leaders(store: RunStore, records: list[RunRecord]) -> dict[str, str | None]:
-    return {r.id: _leader(store, str(store.path), r.id, r.trials, r.status) for r in records}
+    return {r.id: _leader(store, r, str(store.path), r.id, r.trials, r.status) for r in records}
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
-def _leader(_store: RunStore, db: str, run_id: str, trials: int, status: str) -> str | None:
-    return run_leader(_store, run_id)
+def _leader(
+    _store: RunStore, _record: RunRecord, db: str, run_id: str, trials: int, status: str
+) -> str | None:
+    """Cached on the store, run, trial count and status (the underscored arguments are not
+    hashed): a run that gains a trial or changes status is asked again."""
+    return leader_of(_store, _record)
 
 
 # ---------------------------------------------------------------------------------- one run

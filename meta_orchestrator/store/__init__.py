@@ -12,7 +12,8 @@ The only package with SQL. One file holds every run (``runs``, ``experiments``, 
 * Durability: a trial is committed within about ``COMMIT_INTERVAL`` seconds of ``add_trial``; a
   crash or kill -9 keeps every committed trial. Rows are never updated after they are written;
   a trial is identified by ``(run_id, experiment, trial_index)`` and a second insert of the same
-  key is ignored.
+  key is ignored. A run's closing summary (``save_summary``) is the one row replaced: a resumed
+  run saves its new one.
 * Errors: a write that fails is raised as ``StoreError`` from the next call on any thread; the
   writer never blocks a caller forever (locks are retried for a bounded time).
 * Ownership (``ownership``): one process owns a run (its token), takes it over with
@@ -39,6 +40,7 @@ from meta_orchestrator.store.reader import (
     RunStore,
     SampleOutcome,
     SampleSums,
+    StoredSummary,
     VariantAggregate,
 )
 from meta_orchestrator.store.writer import COMMIT_INTERVAL, NewRun, StoreWriter
@@ -57,5 +59,6 @@ __all__ = [
     "SampleOutcome",
     "SampleSums",
     "StoreWriter",
+    "StoredSummary",
     "VariantAggregate",
 ]

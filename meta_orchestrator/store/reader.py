@@ -165,6 +165,23 @@ class LogLine:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoredSummary:
+    """The summary a run saved as it closed (``StoreWriter.save_summary``), as opaque JSON text,
+    and the trial count and status it was computed for."""
+
+    run_id: str
+    trials: int
+    status: str
+    summary_json: str
+    written_at: float
+
+    def holds_for(self, run: RunRecord) -> bool:
+        """Whether ``run`` is still in the state the summary describes (a resumed or reopened run
+        has more trials or another status; its old summary must not be shown as its new one)."""
+        return run.id == self.run_id and run.trials == self.trials and run.status == self.status
+
+
 class RunStore:
     """Read access to one store file. Cheap to create; each method runs its own short query."""
 
@@ -252,6 +269,18 @@ class RunStore:
             f"run id prefix '{ref}' is ambiguous in {self.path}: it matches {shown}; "
             "give more characters"
         )
+
+    def stored_summary(self, run_id: str) -> StoredSummary | None:
+        """The summary the run saved as it closed, or ``None`` (still running, killed, written by
+        a version before schema 6, or the save failed): a reader then summarises the trials."""
+        if not self._has("run_summaries", "summary_json"):
+            return None
+        row = self._conn.execute(
+            "SELECT run_id, trials, status, summary_json, written_at FROM run_summaries "
+            "WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        return None if row is None else StoredSummary(*row)
 
     def experiments(self, run_id: str) -> list[ExperimentRecord]:
         rows = self._conn.execute(

@@ -9,7 +9,7 @@ and a table a newer schema adds reads as empty.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE runs ADD COLUMN results_dir TEXT",),
@@ -36,6 +36,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE runs ADD COLUMN owner_started REAL",
         "ALTER TABLE runs ADD COLUMN heartbeat_at REAL",
     ),
+    # 6: ``run_summaries``, the summary a run computed as it closed; created by SCHEMA.
+    5: (),
 }
 
 SCHEMA = """
@@ -131,4 +133,15 @@ CREATE TABLE IF NOT EXISTS logs (
     message         TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_run ON logs (run_id, seq);
+
+-- The summary (``analysis.saved_summary``'s JSON) of a run as it closed, with the trial count and
+-- status it holds for: a reader uses it only while the run still has both, so a resumed run's old
+-- summary is never shown as its new one.
+CREATE TABLE IF NOT EXISTS run_summaries (
+    run_id          TEXT PRIMARY KEY REFERENCES runs(id),
+    trials          INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    summary_json    TEXT NOT NULL,
+    written_at      REAL NOT NULL
+);
 """

@@ -367,6 +367,16 @@ class StoreWriter:
             (status, stop_reason, run_id, name),
         )
 
+    def save_summary(self, run_id: str, trials: int, status: str, summary_json: str) -> None:
+        """Keep the summary a run computed as it closed, for readers that would otherwise compute
+        it again (the dashboard's first view of a big run); ``trials`` and ``status`` are what it
+        holds for (``StoredSummary.holds_for``). Replaces the run's previous one (a resumed run's)."""
+        self.execute(
+            "INSERT OR REPLACE INTO run_summaries (run_id, trials, status, summary_json, "
+            "written_at) VALUES (?, ?, ?, ?, ?)",
+            (run_id, trials, status, summary_json, time.time()),
+        )
+
     def finish_run(
         self,
         run_id: str,

@@ -213,6 +213,34 @@ def test_summaries_are_computed_once_in_the_background_and_shared(finished_store
     assert summaries.start(finished_store.db, older) is not first
 
 
+def test_a_summary_the_run_saved_is_shown_without_computing_it_again(
+    finished_store, monkeypatch: pytest.MonkeyPatch
+):
+    """The real runs saved their summaries as they closed: the page reads that one, and computes
+    the summary from the trials only for a state the saved one does not describe."""
+    from meta_orchestrator.dashboard import data
+
+    with RunStore(finished_store.db) as store:
+        record = store.get_run(finished_store.newer)
+        expected = summarize_run(store, record.id)
+    computed: list[str] = []
+
+    def counted(store: RunStore, run_id: str):  # type: ignore[no-untyped-def]
+        computed.append(run_id)
+        return summarize_run(store, run_id)
+
+    monkeypatch.setattr(data, "summarize_run", counted)
+    summaries = Summaries()
+    try:
+        assert summaries.start(finished_store.db, record).result(timeout=30) == expected
+        assert computed == []
+        grown = replace(record, trials=record.trials + 1)  # e.g. resumed since
+        assert summaries.start(finished_store.db, grown).result(timeout=30) == expected
+        assert computed == [record.id]
+    finally:
+        summaries.close()
+
+
 def test_no_leader_while_every_trial_failed():
     from meta_orchestrator.dashboard.data import ExperimentView
 

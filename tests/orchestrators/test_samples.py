@@ -31,6 +31,7 @@ from meta_orchestrator.orchestrators.samples import SampleOrder
 from meta_orchestrator.store import RunStore
 from tests.backends.helpers import rows
 from tests.conftest import ray_or_skip
+from tests.helpers import InterruptAfter
 
 VARIANTS = ["a", "b", "c"]
 CLI = [sys.executable, "-m", "meta_orchestrator.cli"]
@@ -325,22 +326,6 @@ def test_sigint_then_resume_gives_exactly_every_pair_once(
     )
     assert_paired(bandit, bandit_order, every=False)
     assert rows(db, "SELECT status FROM runs") == [("completed",)]
-
-
-class InterruptAfter:
-    """A run listener that raises KeyboardInterrupt (as SIGINT would) after ``n`` trials."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.seen = n, 0
-
-    def on_run_start(self, run_id: str, planned: int, done: int) -> None: ...
-
-    def on_run_end(self, run_id: str, status: str) -> None: ...
-
-    def on_trial(self, result: TrialResult, leaderboard: object) -> None:
-        self.seen += 1
-        if self.seen == self.n:
-            raise KeyboardInterrupt
 
 
 def test_resume_runs_the_samples_the_run_stored_not_the_file_as_it_is_now(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
-"""A store written before datasets existed still opens: readers read it as it is, the writer
-migrates it (schema 1 or 2 to the current one) and then adds runs with samples beside the old ones.
+"""A store written by an older version (before datasets, or before saved summaries) still opens:
+readers read it as it is, the writer migrates it (schema 1, 2 or 5 to the current one) and then adds
+runs with samples beside the old ones.
 
-The old layouts are frozen in ``tests/fixtures/store_schema_v1.sql`` and ``..._v2.sql`` (copied from
-the schema of those versions), and the rows are written with the INSERTs that code used.
+The old layouts are frozen in ``tests/fixtures/store_schema_v1.sql``, ``..._v2.sql`` and
+``..._v5.sql`` (copied from the schema of those versions), and the rows are written with the
+INSERTs that code used.
 """
 
 from __future__ import annotations
@@ -91,13 +93,14 @@ def read_old_run(store: RunStore) -> None:
         assert (trial.details, trial.transient_retries, trial.error_kind) == ({}, 0, None)
         assert trial.metrics["success"] == trial.score
     assert store.datasets("old-run") == [] and list(store.samples("old-run", "x")) == []
+    assert store.stored_summary("old-run") is None  # none saved (before schema 6: no table)
     assert list(store.sample_outcomes("old-run", "grid", "x")) == []
     summary = summarize_run(store, "old-run")
     assert [v.trials for v in summary.experiments[0].variants] == [3, 3]
     assert summary.experiments[0].samples is None
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 5])
 def test_a_reader_opens_an_old_store_as_it_is(tmp_path: Path, version: int) -> None:
     db = old_store(tmp_path / "old.db", version)
     with RunStore(db) as store:
@@ -106,7 +109,7 @@ def test_a_reader_opens_an_old_store_as_it_is(tmp_path: Path, version: int) -> N
         assert conn.execute("PRAGMA user_version").fetchone()[0] == version  # untouched
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 5])
 def test_the_writer_migrates_an_old_store_and_adds_runs_with_samples(
     tmp_path: Path, version: int
 ) -> None:
@@ -133,6 +136,7 @@ def test_the_writer_migrates_an_old_store_and_adds_runs_with_samples(
         trials = [t for _, t in store.iter_trials(run_id)]
         assert len(trials) == 10 and {t.epoch for t in trials} == {0, 1}
         assert [s.id for s in store.samples(run_id, "tasks")] == [f"syn-{i}" for i in range(5)]
+        assert store.stored_summary(run_id) is not None  # the new run saved its summary
     # The old run's report still renders in the migrated store.
     summary = (write_run_artifacts(db, "old-run", tmp_path / "out") / "summary.md").read_text(
         "utf-8"
