@@ -82,7 +82,7 @@ def save_summary(writer: StoreWriter, summary: RunSummary) -> None:
     try:
         text = summary_to_json(summary)
         writer.save_summary(summary.run.id, summary.run.trials, summary.run.status, text)
-    except (StoreError, TypeError, ValueError) as exc:  # TypeError: a sample input JSON lacks
+    except (StoreError, TypeError, ValueError) as exc:  # TypeError: a value JSON cannot hold
         log.warning("saving the summary of %s failed (readers compute it): %s", summary.run.id, exc)
 
 
