@@ -195,7 +195,7 @@ class RunSummary:
         experiment in which a trial succeeded, or ``None``."""
         for experiment in self.experiments:
             best = experiment.best
-            if best is not None and any(v.success_rate for v in experiment.variants):
+            if best is not None and not experiment.none_succeeded:
                 return best.variant
         return None
 
